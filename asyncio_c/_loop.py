@@ -32,12 +32,17 @@ if sys.version_info >= (3, 12):
 class _StockLoop(asyncio.SelectorEventLoop):
     """asyncio's selector loop, but its futures and tasks are asyncio_c's."""
 
-    def __init__(self, selector=None):
-        super().__init__(selector)
-        self.set_task_factory(task_factory)
-
     def create_future(self):
         return _Future(loop=self)
+
+    def create_task(self, coro, *, name=None, context=None):
+        if self._task_factory is not None:
+            return super().create_task(coro, name=name, context=context)
+        self._check_closed()
+        task = _Task(coro, loop=self, name=name, context=context)
+        if task._source_traceback:
+            del task._source_traceback[-1]
+        return task
 
 
 def new_event_loop():

@@ -1,0 +1,102 @@
+/* compat.h -- every difference between the CPython versions we build for
+ * (3.11, 3.12, 3.13) lives here, as feature macros and small inline helpers.
+ * Nothing else in src/ tests PY_VERSION_HEX. */
+#ifndef AC_COMPAT_H
+#define AC_COMPAT_H
+
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+/* 3.12: eager tasks (Task(..., eager_start=True), _swap_current_task,
+ * _register_eager_task), and the 3-argument throw() is deprecated. */
+#if PY_VERSION_HEX >= 0x030C0000
+#  define AC_HAVE_EAGER_TASKS 1
+#  define AC_THROW_3ARG_DEPRECATED 1
+#else
+#  define AC_HAVE_EAGER_TASKS 0
+#  define AC_THROW_3ARG_DEPRECATED 0
+#endif
+
+/* 3.13: set_exception(StopIteration instance) wraps it into a RuntimeError
+ * instead of raising TypeError; uncancel() reaching 0 clears _must_cancel. */
+#if PY_VERSION_HEX >= 0x030D0000
+#  define AC_STOPITERATION_WRAPPED 1
+#  define AC_UNCANCEL_CLEARS_MUST_CANCEL 1
+#else
+#  define AC_STOPITERATION_WRAPPED 0
+#  define AC_UNCANCEL_CLEARS_MUST_CANCEL 0
+#endif
+
+/* Which asyncio.events function Future(loop=None) asks for a loop. */
+#if PY_VERSION_HEX >= 0x030C0000
+#  define AC_GET_EVENT_LOOP_NAME "get_event_loop"
+#else
+#  define AC_GET_EVENT_LOOP_NAME "_get_event_loop"
+#endif
+
+/* The current exception as one object (NULL if none), cleared; and back. */
+static inline PyObject *
+ac_err_take(void)
+{
+#if PY_VERSION_HEX >= 0x030C0000
+    return PyErr_GetRaisedException();
+#else
+    PyObject *type, *value, *tb;
+    PyErr_Fetch(&type, &value, &tb);
+    if (type == NULL) {
+        return NULL;
+    }
+    PyErr_NormalizeException(&type, &value, &tb);
+    if (tb != NULL && value != NULL) {
+        PyException_SetTraceback(value, tb);
+    }
+    Py_XDECREF(type);
+    Py_XDECREF(tb);
+    return value;
+#endif
+}
+
+/* Steals the reference to exc (which may be NULL: then clears). */
+static inline void
+ac_err_give(PyObject *exc)
+{
+#if PY_VERSION_HEX >= 0x030C0000
+    PyErr_SetRaisedException(exc);
+#else
+    if (exc == NULL) {
+        PyErr_Clear();
+        return;
+    }
+    PyObject *tb = PyException_GetTraceback(exc);
+    PyErr_Restore(Py_NewRef((PyObject *)Py_TYPE(exc)), exc, tb);
+#endif
+}
+
+/* getattr(obj, name) where a missing attribute is not an error:
+ * 1 found (*res new ref), 0 missing (*res NULL), -1 error. */
+static inline int
+ac_getattr_opt(PyObject *obj, PyObject *name, PyObject **res)
+{
+#if PY_VERSION_HEX >= 0x030D0000
+    return PyObject_GetOptionalAttr(obj, name, res);
+#else
+    *res = PyObject_GetAttr(obj, name);
+    if (*res != NULL) {
+        return 1;
+    }
+    if (PyErr_ExceptionMatches(PyExc_AttributeError)) {
+        PyErr_Clear();
+        return 0;
+    }
+    return -1;
+#endif
+}
+
+/* dict[key] as a borrowed reference, NULL without error when missing. */
+static inline PyObject *
+ac_dict_get(PyObject *dict, PyObject *key)
+{
+    return PyDict_GetItemWithError(dict, key);
+}
+
+#endif /* AC_COMPAT_H */

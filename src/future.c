@@ -1,0 +1,1121 @@
+/* future.c -- asyncio_c.Future: asyncio.Future's API and behaviour in C, and
+ * its await iterator.
+ *
+ * The first done callback is kept inline (most futures have exactly one:
+ * the task awaiting them); further ones go to a small PyMem array.  Any
+ * Python call (a callback's __eq__, loop.call_soon, an exception handler)
+ * can run arbitrary code, so callback storage is always detached from the
+ * future before such a call and never indexed across one. */
+#include "state.h"
+#include <structmember.h>
+
+#define FUT_CHECK_INIT(fut, ret)                                        \
+    do {                                                                \
+        if ((fut)->fut_loop == NULL) {                                  \
+            PyErr_SetString(PyExc_RuntimeError,                         \
+                            "Future object is not initialized.");      \
+            return ret;                                                 \
+        }                                                               \
+    } while (0)
+
+/* ---------------------------------------------------------------------
+ * callbacks */
+
+static void
+cbs_release(ac_cb *cbs, Py_ssize_t n)
+{
+    for (Py_ssize_t i = 0; i < n; i++) {
+        Py_XDECREF(cbs[i].cb);
+        Py_XDECREF(cbs[i].ctx);
+    }
+}
+
+/* Detach every callback from fut into *out (a new PyMem array, or NULL when
+ * there are none); returns the count or -1 on memory error. */
+static Py_ssize_t
+cbs_detach(FutureObj *fut, ac_cb **out)
+{
+    *out = NULL;
+    if (fut->fut_cb0.cb == NULL) {
+        return 0;
+    }
+    Py_ssize_t n = 1 + fut->fut_ncbs;
+    ac_cb *v = PyMem_New(ac_cb, n);
+    if (v == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    v[0] = fut->fut_cb0;
+    for (Py_ssize_t i = 1; i < n; i++) {
+        v[i] = fut->fut_cbs[i - 1];
+    }
+    fut->fut_cb0.cb = NULL;
+    fut->fut_cb0.ctx = NULL;
+    fut->fut_ncbs = 0;
+    *out = v;
+    return n;
+}
+
+/* Append (cb, ctx), taking new references. */
+static int
+cbs_append(FutureObj *fut, PyObject *cb, PyObject *ctx)
+{
+    if (fut->fut_cb0.cb == NULL) {
+        assert(fut->fut_ncbs == 0);
+        fut->fut_cb0.cb = Py_NewRef(cb);
+        fut->fut_cb0.ctx = Py_XNewRef(ctx);
+        return 0;
+    }
+    if (fut->fut_ncbs == fut->fut_cbs_cap) {
+        Py_ssize_t cap = fut->fut_cbs_cap ? fut->fut_cbs_cap * 2 : 4;
+        ac_cb *v = PyMem_Resize(fut->fut_cbs, ac_cb, cap);
+        if (v == NULL) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        fut->fut_cbs = v;
+        fut->fut_cbs_cap = cap;
+    }
+    fut->fut_cbs[fut->fut_ncbs].cb = Py_NewRef(cb);
+    fut->fut_cbs[fut->fut_ncbs].ctx = Py_XNewRef(ctx);
+    fut->fut_ncbs++;
+    return 0;
+}
+
+static int
+schedule_callbacks(ac_state *st, FutureObj *fut)
+{
+    ac_cb *v;
+    Py_ssize_t n = cbs_detach(fut, &v);
+    if (n <= 0) {
+        return (int)n;
+    }
+    int rc = 0;
+    PyObject *loop = Py_NewRef(fut->fut_loop);
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if (rc == 0 &&
+            ac_call_soon(st, loop, v[i].cb, (PyObject *)fut, v[i].ctx) < 0) {
+            rc = -1;  /* as in asyncio: the rest are dropped */
+        }
+    }
+    Py_DECREF(loop);
+    cbs_release(v, n);
+    PyMem_Free(v);
+    return rc;
+}
+
+int
+ac_future_add_done_callback(ac_state *st, FutureObj *fut, PyObject *cb,
+                            PyObject *ctx)
+{
+    if (fut->fut_state != AC_PENDING) {
+        return ac_call_soon(st, fut->fut_loop, cb, (PyObject *)fut, ctx);
+    }
+    return cbs_append(fut, cb, ctx);
+}
+
+/* ---------------------------------------------------------------------
+ * state changes */
+
+int
+ac_future_init(ac_state *st, FutureObj *fut, PyObject *loop)
+{
+    /* __init__ may run twice: start over. */
+    ac_future_clear(fut);
+    fut->fut_state = AC_PENDING;
+    fut->fut_log_tb = 0;
+    fut->fut_blocking = 0;
+
+    if (loop == NULL || loop == Py_None) {
+        loop = PyObject_CallNoArgs(st->get_event_loop);
+        if (loop == NULL) {
+            return -1;
+        }
+    }
+    else {
+        Py_INCREF(loop);
+    }
+    fut->fut_loop = loop;
+
+    PyObject *dbg = PyObject_CallMethodNoArgs(loop, st->s_get_debug);
+    if (dbg == NULL) {
+        return -1;
+    }
+    int is_debug = PyObject_IsTrue(dbg);
+    Py_DECREF(dbg);
+    if (is_debug < 0) {
+        return -1;
+    }
+    if (is_debug) {
+        fut->fut_source_tb = PyObject_CallNoArgs(st->extract_stack);
+        if (fut->fut_source_tb == NULL) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+int
+ac_future_set_result(ac_state *st, FutureObj *fut, PyObject *res)
+{
+    FUT_CHECK_INIT(fut, -1);
+    if (fut->fut_state != AC_PENDING) {
+        PyErr_SetString(st->InvalidStateError, "invalid state");
+        return -1;
+    }
+    assert(fut->fut_result == NULL);
+    fut->fut_result = Py_NewRef(res);
+    fut->fut_state = AC_FINISHED;
+    return schedule_callbacks(st, fut);
+}
+
+int
+ac_future_set_exception(ac_state *st, FutureObj *fut, PyObject *exc)
+{
+    FUT_CHECK_INIT(fut, -1);
+    if (fut->fut_state != AC_PENDING) {
+        PyErr_SetString(st->InvalidStateError, "invalid state");
+        return -1;
+    }
+    PyObject *val;
+    if (PyExceptionClass_Check(exc)) {
+        val = PyObject_CallNoArgs(exc);
+        if (val == NULL) {
+            return -1;
+        }
+        if (!PyExceptionInstance_Check(val)) {
+            Py_DECREF(val);
+            PyErr_SetString(PyExc_TypeError, "invalid exception object");
+            return -1;
+        }
+    }
+    else {
+        val = Py_NewRef(exc);
+    }
+    if (!PyExceptionInstance_Check(val)) {
+        Py_DECREF(val);
+        PyErr_SetString(PyExc_TypeError, "invalid exception object");
+        return -1;
+    }
+#if AC_STOPITERATION_WRAPPED
+    if (PyErr_GivenExceptionMatches(val, PyExc_StopIteration)) {
+        PyObject *wrapped = PyObject_CallFunction(
+            PyExc_RuntimeError, "s",
+            "StopIteration interacts badly with generators and cannot be "
+            "raised into a Future");
+        if (wrapped == NULL) {
+            Py_DECREF(val);
+            return -1;
+        }
+        PyException_SetCause(wrapped, Py_NewRef(val));
+        PyException_SetContext(wrapped, val);  /* steals val */
+        val = wrapped;
+    }
+#else
+    if (Py_IS_TYPE(val, (PyTypeObject *)PyExc_StopIteration)) {
+        Py_DECREF(val);
+        PyErr_SetString(PyExc_TypeError,
+                        "StopIteration interacts badly with generators and "
+                        "cannot be raised into a Future");
+        return -1;
+    }
+#endif
+    assert(fut->fut_exception == NULL);
+    fut->fut_exception = val;
+    fut->fut_exception_tb = PyException_GetTraceback(val);
+    fut->fut_state = AC_FINISHED;
+    if (schedule_callbacks(st, fut) < 0) {
+        return -1;
+    }
+    fut->fut_log_tb = 1;
+    return 0;
+}
+
+int
+ac_future_cancel(ac_state *st, FutureObj *fut, PyObject *msg)
+{
+    fut->fut_log_tb = 0;
+    if (fut->fut_state != AC_PENDING) {
+        return 0;
+    }
+    fut->fut_state = AC_CANCELLED;
+    Py_XSETREF(fut->fut_cancel_msg, Py_XNewRef(msg));
+    if (schedule_callbacks(st, fut) < 0) {
+        return -1;
+    }
+    return 1;
+}
+
+PyObject *
+ac_future_make_cancelled_error(ac_state *st, FutureObj *fut)
+{
+    if (fut->fut_cancelled_exc != NULL) {
+        PyObject *exc = fut->fut_cancelled_exc;
+        fut->fut_cancelled_exc = NULL;
+        return exc;
+    }
+    PyObject *msg = fut->fut_cancel_msg;
+    if (msg == NULL || msg == Py_None) {
+        return PyObject_CallNoArgs(st->CancelledError);
+    }
+    return PyObject_CallOneArg(st->CancelledError, msg);
+}
+
+/* Outcome of a done future: 0 and *res = new ref to the result, or 1 and
+ * *res = new ref to the exception result() would raise; -1 on error (also
+ * for a pending future: InvalidStateError). */
+int
+ac_future_outcome(ac_state *st, FutureObj *fut, PyObject **res)
+{
+    *res = NULL;
+    if (fut->fut_state == AC_CANCELLED) {
+        *res = ac_future_make_cancelled_error(st, fut);
+        return *res == NULL ? -1 : 1;
+    }
+    if (fut->fut_state != AC_FINISHED) {
+        PyErr_SetString(st->InvalidStateError, "Result is not ready.");
+        return -1;
+    }
+    fut->fut_log_tb = 0;
+    if (fut->fut_exception != NULL) {
+        *res = Py_NewRef(fut->fut_exception);
+        if (fut->fut_exception_tb != NULL) {
+            if (PyException_SetTraceback(*res, fut->fut_exception_tb) < 0) {
+                Py_CLEAR(*res);
+                return -1;
+            }
+        }
+        return 1;
+    }
+    *res = Py_NewRef(fut->fut_result);
+    return 0;
+}
+
+/* fut.result(): new reference, or NULL with the exception set. */
+static PyObject *
+future_result(ac_state *st, FutureObj *fut)
+{
+    PyObject *res;
+    int rc = ac_future_outcome(st, fut, &res);
+    if (rc == 1) {
+        ac_err_give(res);
+        return NULL;
+    }
+    return rc < 0 ? NULL : res;
+}
+
+/* ---------------------------------------------------------------------
+ * GC and lifetime */
+
+int
+ac_future_traverse(FutureObj *fut, visitproc visit, void *arg)
+{
+    Py_VISIT(Py_TYPE(fut));
+    Py_VISIT(fut->fut_loop);
+    Py_VISIT(fut->fut_cb0.cb);
+    Py_VISIT(fut->fut_cb0.ctx);
+    for (Py_ssize_t i = 0; i < fut->fut_ncbs; i++) {
+        Py_VISIT(fut->fut_cbs[i].cb);
+        Py_VISIT(fut->fut_cbs[i].ctx);
+    }
+    Py_VISIT(fut->fut_result);
+    Py_VISIT(fut->fut_exception);
+    Py_VISIT(fut->fut_exception_tb);
+    Py_VISIT(fut->fut_source_tb);
+    Py_VISIT(fut->fut_cancel_msg);
+    Py_VISIT(fut->fut_cancelled_exc);
+    Py_VISIT(fut->fut_dict);
+    return 0;
+}
+
+void
+ac_future_clear(FutureObj *fut)
+{
+    ac_cb *v;
+    Py_ssize_t n;
+    Py_CLEAR(fut->fut_loop);
+    /* detach first: a destructor may re-enter this future */
+    v = fut->fut_cbs;
+    n = fut->fut_ncbs;
+    PyObject *cb0 = fut->fut_cb0.cb, *ctx0 = fut->fut_cb0.ctx;
+    fut->fut_cb0.cb = NULL;
+    fut->fut_cb0.ctx = NULL;
+    fut->fut_cbs = NULL;
+    fut->fut_ncbs = 0;
+    fut->fut_cbs_cap = 0;
+    Py_XDECREF(cb0);
+    Py_XDECREF(ctx0);
+    if (v != NULL) {
+        cbs_release(v, n);
+        PyMem_Free(v);
+    }
+    Py_CLEAR(fut->fut_result);
+    Py_CLEAR(fut->fut_exception);
+    Py_CLEAR(fut->fut_exception_tb);
+    Py_CLEAR(fut->fut_source_tb);
+    Py_CLEAR(fut->fut_cancel_msg);
+    Py_CLEAR(fut->fut_cancelled_exc);
+    Py_CLEAR(fut->fut_dict);
+}
+
+/* "exception was never retrieved", through the loop's exception handler. */
+void
+ac_future_finalize(PyObject *self)
+{
+    FutureObj *fut = AC_FUT(self);
+    if (!fut->fut_log_tb || fut->fut_loop == NULL) {
+        return;
+    }
+    fut->fut_log_tb = 0;
+    ac_state *st = AC_STATE_OF(self);
+    PyObject *saved = ac_err_take();
+    PyObject *context = NULL, *message = NULL;
+
+    context = PyDict_New();
+    if (context == NULL) {
+        goto error;
+    }
+    {
+        PyObject *name = PyType_GetName(Py_TYPE(self));
+        if (name == NULL) {
+            goto error;
+        }
+        message = PyUnicode_FromFormat("%U exception was never retrieved",
+                                       name);
+        Py_DECREF(name);
+    }
+    if (message == NULL ||
+        PyDict_SetItem(context, st->s_message, message) < 0 ||
+        PyDict_SetItem(context, st->s_exception, fut->fut_exception) < 0 ||
+        PyDict_SetItem(context, st->s_future, self) < 0) {
+        goto error;
+    }
+    if (fut->fut_source_tb != NULL &&
+        PyObject_IsTrue(fut->fut_source_tb) == 1 &&
+        PyDict_SetItem(context, st->s_source_traceback,
+                       fut->fut_source_tb) < 0) {
+        goto error;
+    }
+    ac_call_exception_handler(st, fut->fut_loop, context);
+    goto done;
+error:
+    PyErr_WriteUnraisable(self);
+done:
+    Py_XDECREF(message);
+    Py_XDECREF(context);
+    ac_err_give(saved);
+}
+
+static void
+Future_dealloc(PyObject *self)
+{
+    PyTypeObject *tp = Py_TYPE(self);
+    if (PyObject_CallFinalizerFromDealloc(self) < 0) {
+        return;  /* resurrected */
+    }
+    PyObject_GC_UnTrack(self);
+    if (AC_FUT(self)->fut_weakreflist != NULL) {
+        PyObject_ClearWeakRefs(self);
+    }
+    ac_future_clear(AC_FUT(self));
+    tp->tp_free(self);
+    Py_DECREF(tp);
+}
+
+static int
+Future_traverse(PyObject *self, visitproc visit, void *arg)
+{
+    return ac_future_traverse(AC_FUT(self), visit, arg);
+}
+
+static int
+Future_clear(PyObject *self)
+{
+    ac_future_clear(AC_FUT(self));
+    return 0;
+}
+
+/* ---------------------------------------------------------------------
+ * Python-visible methods */
+
+static int
+Future_init(PyObject *self, PyObject *args, PyObject *kwds)
+{
+    static char *kwlist[] = {"loop", NULL};
+    PyObject *loop = Py_None;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "|$O:Future", kwlist, &loop)) {
+        return -1;
+    }
+    return ac_future_init(AC_STATE_OF(self), AC_FUT(self), loop);
+}
+
+static PyObject *
+Future_result(PyObject *self, PyObject *unused)
+{
+    return future_result(AC_STATE_OF(self), AC_FUT(self));
+}
+
+static PyObject *
+Future_exception(PyObject *self, PyObject *unused)
+{
+    FutureObj *fut = AC_FUT(self);
+    ac_state *st = AC_STATE_OF(self);
+    if (fut->fut_state == AC_CANCELLED) {
+        PyObject *exc = ac_future_make_cancelled_error(st, fut);
+        if (exc != NULL) {
+            ac_err_give(exc);
+        }
+        return NULL;
+    }
+    if (fut->fut_state != AC_FINISHED) {
+        PyErr_SetString(st->InvalidStateError, "Exception is not set.");
+        return NULL;
+    }
+    fut->fut_log_tb = 0;
+    if (fut->fut_exception != NULL) {
+        return Py_NewRef(fut->fut_exception);
+    }
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+Future_set_result(PyObject *self, PyObject *res)
+{
+    if (ac_future_set_result(AC_STATE_OF(self), AC_FUT(self), res) < 0) {
+        return NULL;
+    }
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+Future_set_exception(PyObject *self, PyObject *exc)
+{
+    if (ac_future_set_exception(AC_STATE_OF(self), AC_FUT(self), exc) < 0) {
+        return NULL;
+    }
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+Future_add_done_callback(PyObject *self, PyObject *args, PyObject *kwds)
+{
+    static char *kwlist[] = {"", "context", NULL};
+    PyObject *fn, *ctx = Py_None;
+    FutureObj *fut = AC_FUT(self);
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O|$O:add_done_callback",
+                                     kwlist, &fn, &ctx)) {
+        return NULL;
+    }
+    FUT_CHECK_INIT(fut, NULL);
+    ac_state *st = AC_STATE_OF(self);
+    int rc;
+    if (ctx == Py_None) {
+        if (fut->fut_state != AC_PENDING) {
+            rc = ac_call_soon(st, fut->fut_loop, fn, self, NULL);
+        }
+        else {
+            PyObject *copy = PyContext_CopyCurrent();
+            if (copy == NULL) {
+                return NULL;
+            }
+            rc = cbs_append(fut, fn, copy);
+            Py_DECREF(copy);
+        }
+    }
+    else {
+        rc = ac_future_add_done_callback(st, fut, fn, ctx);
+    }
+    if (rc < 0) {
+        return NULL;
+    }
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+Future_remove_done_callback(PyObject *self, PyObject *fn)
+{
+    FutureObj *fut = AC_FUT(self);
+    FUT_CHECK_INIT(fut, NULL);
+    if (fut->fut_cb0.cb == NULL) {
+        return PyLong_FromLong(0);
+    }
+    /* Compare against a snapshot: __eq__ may run any code, including code
+     * that changes this future's callbacks.  Then, as asyncio does, the
+     * callbacks become the filtered snapshot. */
+    ac_cb *snap;
+    Py_ssize_t n = 1 + fut->fut_ncbs;
+    snap = PyMem_New(ac_cb, n);
+    if (snap == NULL) {
+        return PyErr_NoMemory();
+    }
+    snap[0].cb = Py_NewRef(fut->fut_cb0.cb);
+    snap[0].ctx = Py_XNewRef(fut->fut_cb0.ctx);
+    for (Py_ssize_t i = 1; i < n; i++) {
+        snap[i].cb = Py_NewRef(fut->fut_cbs[i - 1].cb);
+        snap[i].ctx = Py_XNewRef(fut->fut_cbs[i - 1].ctx);
+    }
+    Py_ssize_t kept = 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        int eq = snap[i].cb == fn ? 1 :
+            PyObject_RichCompareBool(snap[i].cb, fn, Py_EQ);
+        if (eq < 0) {
+            /* drop the not yet compacted rest */
+            for (Py_ssize_t j = i; j < n; j++) {
+                Py_XDECREF(snap[j].cb);
+                Py_XDECREF(snap[j].ctx);
+            }
+            cbs_release(snap, kept);
+            PyMem_Free(snap);
+            return NULL;
+        }
+        if (eq) {
+            Py_CLEAR(snap[i].cb);
+            Py_CLEAR(snap[i].ctx);
+        }
+        else {
+            snap[kept++] = snap[i];
+        }
+    }
+    Py_ssize_t removed = n - kept;
+    if (removed == 0) {
+        cbs_release(snap, kept);
+        PyMem_Free(snap);
+        return PyLong_FromLong(0);
+    }
+    /* replace the current callbacks with the survivors */
+    ac_cb *old;
+    Py_ssize_t nold = cbs_detach(fut, &old);
+    if (nold < 0) {
+        cbs_release(snap, kept);
+        PyMem_Free(snap);
+        return NULL;
+    }
+    int rc = 0;
+    for (Py_ssize_t i = 0; i < kept && rc == 0; i++) {
+        rc = cbs_append(fut, snap[i].cb, snap[i].ctx);
+    }
+    cbs_release(snap, kept);
+    PyMem_Free(snap);
+    if (old != NULL) {
+        cbs_release(old, nold);
+        PyMem_Free(old);
+    }
+    if (rc < 0) {
+        return NULL;
+    }
+    return PyLong_FromSsize_t(removed);
+}
+
+static PyObject *
+Future_cancel(PyObject *self, PyObject *args, PyObject *kwds)
+{
+    static char *kwlist[] = {"msg", NULL};
+    PyObject *msg = Py_None;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "|O:cancel", kwlist, &msg)) {
+        return NULL;
+    }
+    FUT_CHECK_INIT(AC_FUT(self), NULL);
+    int rc = ac_future_cancel(AC_STATE_OF(self), AC_FUT(self), msg);
+    if (rc < 0) {
+        return NULL;
+    }
+    return PyBool_FromLong(rc);
+}
+
+static PyObject *
+Future_cancelled(PyObject *self, PyObject *unused)
+{
+    return PyBool_FromLong(AC_FUT(self)->fut_state == AC_CANCELLED);
+}
+
+static PyObject *
+Future_done(PyObject *self, PyObject *unused)
+{
+    return PyBool_FromLong(AC_FUT(self)->fut_state != AC_PENDING);
+}
+
+static PyObject *
+Future_get_loop(PyObject *self, PyObject *unused)
+{
+    FUT_CHECK_INIT(AC_FUT(self), NULL);
+    return Py_NewRef(AC_FUT(self)->fut_loop);
+}
+
+static PyObject *
+Future_make_cancelled_error(PyObject *self, PyObject *unused)
+{
+    return ac_future_make_cancelled_error(AC_STATE_OF(self), AC_FUT(self));
+}
+
+static PyObject *
+Future_repr(PyObject *self)
+{
+    ac_state *st = AC_STATE_OF(self);
+    FUT_CHECK_INIT(AC_FUT(self), NULL);
+    return PyObject_CallOneArg(st->future_repr, self);
+}
+
+static PyObject *future_new_iter(PyObject *self);
+
+/* --- properties --- */
+
+static PyObject *
+Future_get_blocking(PyObject *self, void *c)
+{
+    if (AC_FUT(self)->fut_loop == NULL) {
+        Py_RETURN_NONE;
+    }
+    return PyBool_FromLong(AC_FUT(self)->fut_blocking);
+}
+
+static int
+Future_set_blocking(PyObject *self, PyObject *val, void *c)
+{
+    FUT_CHECK_INIT(AC_FUT(self), -1);
+    if (val == NULL) {
+        PyErr_SetString(PyExc_AttributeError, "cannot delete attribute");
+        return -1;
+    }
+    int b = PyObject_IsTrue(val);
+    if (b < 0) {
+        return -1;
+    }
+    AC_FUT(self)->fut_blocking = (char)b;
+    return 0;
+}
+
+static PyObject *
+Future_get_log_traceback(PyObject *self, void *c)
+{
+    FUT_CHECK_INIT(AC_FUT(self), NULL);
+    return PyBool_FromLong(AC_FUT(self)->fut_log_tb);
+}
+
+static int
+Future_set_log_traceback(PyObject *self, PyObject *val, void *c)
+{
+    if (val == NULL) {
+        PyErr_SetString(PyExc_AttributeError, "cannot delete attribute");
+        return -1;
+    }
+    int b = PyObject_IsTrue(val);
+    if (b < 0) {
+        return -1;
+    }
+    if (b) {
+        PyErr_SetString(PyExc_ValueError,
+                        "_log_traceback can only be set to False");
+        return -1;
+    }
+    AC_FUT(self)->fut_log_tb = 0;
+    return 0;
+}
+
+static PyObject *
+Future_get_loop_attr(PyObject *self, void *c)
+{
+    PyObject *loop = AC_FUT(self)->fut_loop;
+    return Py_NewRef(loop ? loop : Py_None);
+}
+
+static PyObject *
+Future_get_callbacks(PyObject *self, void *c)
+{
+    FutureObj *fut = AC_FUT(self);
+    if (fut->fut_cb0.cb == NULL) {
+        Py_RETURN_NONE;
+    }
+    Py_ssize_t n = 1 + fut->fut_ncbs;
+    PyObject *list = PyList_New(n);
+    if (list == NULL) {
+        return NULL;
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        ac_cb *e = i == 0 ? &fut->fut_cb0 : &fut->fut_cbs[i - 1];
+        PyObject *t = PyTuple_Pack(2, e->cb, e->ctx ? e->ctx : Py_None);
+        if (t == NULL) {
+            Py_DECREF(list);
+            return NULL;
+        }
+        PyList_SET_ITEM(list, i, t);
+    }
+    return list;
+}
+
+static PyObject *
+Future_get_result_attr(PyObject *self, void *c)
+{
+    PyObject *r = AC_FUT(self)->fut_result;
+    return Py_NewRef(r ? r : Py_None);
+}
+
+static PyObject *
+Future_get_exception_attr(PyObject *self, void *c)
+{
+    PyObject *r = AC_FUT(self)->fut_exception;
+    return Py_NewRef(r ? r : Py_None);
+}
+
+static PyObject *
+Future_get_source_traceback(PyObject *self, void *c)
+{
+    PyObject *r = AC_FUT(self)->fut_source_tb;
+    return Py_NewRef(r ? r : Py_None);
+}
+
+static PyObject *
+Future_get_cancel_message(PyObject *self, void *c)
+{
+    PyObject *r = AC_FUT(self)->fut_cancel_msg;
+    return Py_NewRef(r ? r : Py_None);
+}
+
+static int
+Future_set_cancel_message(PyObject *self, PyObject *val, void *c)
+{
+    if (val == NULL) {
+        PyErr_SetString(PyExc_AttributeError, "cannot delete attribute");
+        return -1;
+    }
+    Py_XSETREF(AC_FUT(self)->fut_cancel_msg, Py_NewRef(val));
+    return 0;
+}
+
+static PyObject *
+Future_get_state(PyObject *self, void *c)
+{
+    FUT_CHECK_INIT(AC_FUT(self), NULL);
+    switch (AC_FUT(self)->fut_state) {
+    case AC_PENDING:
+        return PyUnicode_FromString("PENDING");
+    case AC_CANCELLED:
+        return PyUnicode_FromString("CANCELLED");
+    default:
+        return PyUnicode_FromString("FINISHED");
+    }
+}
+
+static PyMethodDef Future_methods[] = {
+    {"result", Future_result, METH_NOARGS,
+     "Return the result, or raise the exception, of a done future."},
+    {"exception", Future_exception, METH_NOARGS,
+     "Return the exception set on a done future (None if none)."},
+    {"set_result", Future_set_result, METH_O,
+     "Mark the future done and set its result."},
+    {"set_exception", Future_set_exception, METH_O,
+     "Mark the future done and set an exception."},
+    {"add_done_callback", (PyCFunction)(void (*)(void))Future_add_done_callback,
+     METH_VARARGS | METH_KEYWORDS,
+     "Call fn(future) via the loop when the future is done."},
+    {"remove_done_callback", Future_remove_done_callback, METH_O,
+     "Remove all instances of a callback; return how many."},
+    {"cancel", (PyCFunction)(void (*)(void))Future_cancel,
+     METH_VARARGS | METH_KEYWORDS,
+     "Cancel the future and schedule its callbacks."},
+    {"cancelled", Future_cancelled, METH_NOARGS, "True if cancelled."},
+    {"done", Future_done, METH_NOARGS, "True if done."},
+    {"get_loop", Future_get_loop, METH_NOARGS, "The future's event loop."},
+    {"_make_cancelled_error", Future_make_cancelled_error, METH_NOARGS,
+     "The CancelledError to raise for this cancelled future."},
+    {"__class_getitem__", Py_GenericAlias, METH_O | METH_CLASS,
+     "See PEP 585"},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyGetSetDef Future_getset[] = {
+    {"_asyncio_future_blocking", Future_get_blocking, Future_set_blocking,
+     NULL, NULL},
+    {"_log_traceback", Future_get_log_traceback, Future_set_log_traceback,
+     NULL, NULL},
+    {"_loop", Future_get_loop_attr, NULL, NULL, NULL},
+    {"_callbacks", Future_get_callbacks, NULL, NULL, NULL},
+    {"_result", Future_get_result_attr, NULL, NULL, NULL},
+    {"_exception", Future_get_exception_attr, NULL, NULL, NULL},
+    {"_source_traceback", Future_get_source_traceback, NULL, NULL, NULL},
+    {"_cancel_message", Future_get_cancel_message, Future_set_cancel_message,
+     NULL, NULL},
+    {"_state", Future_get_state, NULL, NULL, NULL},
+    {NULL, NULL, NULL, NULL, NULL},
+};
+
+static PyMemberDef Future_members[] = {
+    {"__weaklistoffset__", T_PYSSIZET,
+     offsetof(FutureObj, fut_weakreflist), READONLY, NULL},
+    {"__dictoffset__", T_PYSSIZET, offsetof(FutureObj, fut_dict), READONLY,
+     NULL},
+    {NULL, 0, 0, 0, NULL},
+};
+
+static PyType_Slot Future_slots[] = {
+    {Py_tp_doc, "asyncio.Future, implemented in C by asyncio_c."},
+    {Py_tp_dealloc, Future_dealloc},
+    {Py_tp_traverse, Future_traverse},
+    {Py_tp_clear, Future_clear},
+    {Py_tp_finalize, ac_future_finalize},
+    {Py_tp_repr, Future_repr},
+    {Py_tp_iter, future_new_iter},
+    {Py_am_await, future_new_iter},
+    {Py_tp_methods, Future_methods},
+    {Py_tp_getset, Future_getset},
+    {Py_tp_members, Future_members},
+    {Py_tp_init, Future_init},
+    {Py_tp_new, PyType_GenericNew},
+    {0, NULL},
+};
+
+static PyType_Spec Future_spec = {
+    .name = "asyncio_c._core.Future",
+    .basicsize = sizeof(FutureObj),
+    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE | Py_TPFLAGS_HAVE_GC,
+    .slots = Future_slots,
+};
+
+/* ---------------------------------------------------------------------
+ * The await iterator: `yield self` while pending, then return the result. */
+
+typedef struct {
+    PyObject_HEAD
+    FutureObj *it_fut;   /* NULL once exhausted */
+    char it_yielded;
+} FutureIterObj;
+
+static PyObject *
+future_new_iter(PyObject *self)
+{
+    ac_state *st = AC_STATE_OF(self);
+    FUT_CHECK_INIT(AC_FUT(self), NULL);
+    FutureIterObj *it = PyObject_GC_New(FutureIterObj, st->FutureIterType);
+    if (it == NULL) {
+        return NULL;
+    }
+    it->it_fut = (FutureObj *)Py_NewRef(self);
+    it->it_yielded = 0;
+    PyObject_GC_Track(it);
+    return (PyObject *)it;
+}
+
+static void
+FutureIter_dealloc(PyObject *self)
+{
+    PyTypeObject *tp = Py_TYPE(self);
+    PyObject_GC_UnTrack(self);
+    Py_CLEAR(((FutureIterObj *)self)->it_fut);
+    PyObject_GC_Del(self);
+    Py_DECREF(tp);
+}
+
+static int
+FutureIter_traverse(PyObject *self, visitproc visit, void *arg)
+{
+    Py_VISIT(Py_TYPE(self));
+    Py_VISIT(((FutureIterObj *)self)->it_fut);
+    return 0;
+}
+
+static int
+FutureIter_clear(PyObject *self)
+{
+    Py_CLEAR(((FutureIterObj *)self)->it_fut);
+    return 0;
+}
+
+static PySendResult
+FutureIter_am_send(PyObject *self, PyObject *arg, PyObject **result)
+{
+    FutureIterObj *it = (FutureIterObj *)self;
+    FutureObj *fut = it->it_fut;
+    *result = NULL;
+    if (fut == NULL) {
+        *result = Py_NewRef(Py_None);
+        return PYGEN_RETURN;
+    }
+    if (fut->fut_state == AC_PENDING) {
+        if (!it->it_yielded) {
+            it->it_yielded = 1;
+            fut->fut_blocking = 1;
+            *result = Py_NewRef((PyObject *)fut);
+            return PYGEN_NEXT;
+        }
+        PyErr_SetString(PyExc_RuntimeError, "await wasn't used with future");
+        return PYGEN_ERROR;
+    }
+    it->it_fut = NULL;
+    PyObject *res = future_result(AC_STATE_OF(fut), fut);
+    Py_DECREF(fut);
+    if (res == NULL) {
+        return PYGEN_ERROR;
+    }
+    *result = res;
+    return PYGEN_RETURN;
+}
+
+static PyObject *
+FutureIter_iternext(PyObject *self)
+{
+    PyObject *res;
+    switch (FutureIter_am_send(self, Py_None, &res)) {
+    case PYGEN_NEXT:
+        return res;
+    case PYGEN_RETURN:
+        if (res != Py_None) {
+            /* an instance, so a tuple result is not taken as arguments */
+            PyObject *e = PyObject_CallOneArg(PyExc_StopIteration, res);
+            if (e != NULL) {
+                PyErr_SetObject(PyExc_StopIteration, e);
+                Py_DECREF(e);
+            }
+        }
+        Py_DECREF(res);
+        return NULL;
+    default:
+        return NULL;
+    }
+}
+
+static PyObject *
+FutureIter_send(PyObject *self, PyObject *arg)
+{
+    /* Futures ignore sent values, like asyncio's. */
+    return FutureIter_iternext(self);
+}
+
+static PyObject *
+FutureIter_throw(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    PyObject *type, *val = NULL, *tb = NULL;
+    if (nargs < 1 || nargs > 3) {
+            PyErr_Format(PyExc_TypeError,
+                     nargs < 1 ? "throw expected at least 1 argument, got %zd"
+                               : "throw expected at most 3 arguments, got %zd",
+                     nargs);
+        return NULL;
+    }
+    type = args[0];
+    if (nargs > 1) {
+#if AC_THROW_3ARG_DEPRECATED
+        if (PyErr_WarnEx(PyExc_DeprecationWarning,
+                         "the (type, exc, tb) signature of throw() is "
+                         "deprecated, use the single-arg signature instead.",
+                         1) < 0) {
+            return NULL;
+        }
+#endif
+        val = args[1];
+        if (nargs > 2) {
+            tb = args[2];
+        }
+    }
+    if (val == Py_None) {
+        val = NULL;
+    }
+    if (tb == Py_None) {
+        tb = NULL;
+    }
+    else if (tb != NULL && !PyTraceBack_Check(tb)) {
+        PyErr_SetString(PyExc_TypeError,
+                        "throw() third argument must be a traceback");
+        return NULL;
+    }
+
+    PyObject *exc;
+    if (PyExceptionClass_Check(type)) {
+        if (val != NULL && PyExceptionInstance_Check(val) &&
+            PyObject_TypeCheck(val, (PyTypeObject *)type)) {
+            exc = Py_NewRef(val);
+        }
+        else if (val == NULL) {
+            exc = PyObject_CallNoArgs(type);
+        }
+        else if (PyTuple_Check(val)) {
+            exc = PyObject_Call(type, val, NULL);
+        }
+        else {
+            exc = PyObject_CallOneArg(type, val);
+        }
+        if (exc == NULL) {
+            return NULL;
+        }
+        if (!PyExceptionInstance_Check(exc)) {
+            PyErr_Format(PyExc_TypeError,
+                         "calling %R should have returned an instance of "
+                         "BaseException, not %s", type, Py_TYPE(exc)->tp_name);
+            Py_DECREF(exc);
+            return NULL;
+        }
+    }
+    else if (PyExceptionInstance_Check(type)) {
+        if (val != NULL) {
+            PyErr_SetString(PyExc_TypeError,
+                            "instance exception may not have a separate value");
+            return NULL;
+        }
+        exc = Py_NewRef(type);
+    }
+    else {
+        PyErr_Format(PyExc_TypeError,
+                     "exceptions must be classes deriving BaseException or "
+                     "instances of such a class, not %s",
+                     Py_TYPE(type)->tp_name);
+        return NULL;
+    }
+    if (tb != NULL && PyException_SetTraceback(exc, tb) < 0) {
+        Py_DECREF(exc);
+        return NULL;
+    }
+    Py_CLEAR(((FutureIterObj *)self)->it_fut);
+    ac_err_give(exc);
+    return NULL;
+}
+
+static PyObject *
+FutureIter_close(PyObject *self, PyObject *unused)
+{
+    Py_CLEAR(((FutureIterObj *)self)->it_fut);
+    Py_RETURN_NONE;
+}
+
+static PyMethodDef FutureIter_methods[] = {
+    {"send", FutureIter_send, METH_O, NULL},
+    {"throw", (PyCFunction)(void (*)(void))FutureIter_throw, METH_FASTCALL,
+     NULL},
+    {"close", FutureIter_close, METH_NOARGS, NULL},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyType_Slot FutureIter_slots[] = {
+    {Py_tp_dealloc, FutureIter_dealloc},
+    {Py_tp_traverse, FutureIter_traverse},
+    {Py_tp_clear, FutureIter_clear},
+    {Py_tp_iter, PyObject_SelfIter},
+    {Py_tp_iternext, FutureIter_iternext},
+    {Py_am_send, FutureIter_am_send},
+    {Py_tp_methods, FutureIter_methods},
+    {0, NULL},
+};
+
+static PyType_Spec FutureIter_spec = {
+    .name = "asyncio_c._core.FutureIter",
+    .basicsize = sizeof(FutureIterObj),
+    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC |
+             Py_TPFLAGS_DISALLOW_INSTANTIATION,
+    .slots = FutureIter_slots,
+};
+
+int
+ac_future_init_types(PyObject *mod, ac_state *st)
+{
+    st->FutureType = (PyTypeObject *)PyType_FromModuleAndSpec(
+        mod, &Future_spec, NULL);
+    if (st->FutureType == NULL) {
+        return -1;
+    }
+    st->FutureIterType = (PyTypeObject *)PyType_FromModuleAndSpec(
+        mod, &FutureIter_spec, NULL);
+    if (st->FutureIterType == NULL) {
+        return -1;
+    }
+    if (PyModule_AddType(mod, st->FutureType) < 0) {
+        return -1;
+    }
+    return 0;
+}

@@ -1,0 +1,182 @@
+/* module.c -- asyncio_c._core: module init and the module state (the
+ * asyncio objects we call into, looked up once, and interned names). */
+#include "state.h"
+
+static PyObject *
+import_attr(const char *modname, const char *attr)
+{
+    PyObject *mod = PyImport_ImportModule(modname);
+    if (mod == NULL) {
+        return NULL;
+    }
+    PyObject *r = PyObject_GetAttrString(mod, attr);
+    Py_DECREF(mod);
+    return r;
+}
+
+/* A one-name kwnames tuple for vectorcall. */
+static PyObject *
+kwnames_of(const char *name)
+{
+    PyObject *s = PyUnicode_InternFromString(name);
+    if (s == NULL) {
+        return NULL;
+    }
+    PyObject *t = PyTuple_Pack(1, s);
+    Py_DECREF(s);
+    return t;
+}
+
+#define STATE_OBJECTS(X)                  \
+    X(FutureType)                         \
+    X(FutureIterType)                     \
+    X(TaskType)                           \
+    X(CancelledError)                     \
+    X(InvalidStateError)                  \
+    X(get_event_loop)                     \
+    X(future_repr)                        \
+    X(task_repr)                          \
+    X(task_get_stack)                     \
+    X(task_print_stack)                   \
+    X(iscoroutine)                        \
+    X(extract_stack)                      \
+    X(current_tasks)                      \
+    X(register_task)                      \
+    X(register_eager_task)                \
+    X(unregister_eager_task)              \
+    X(s_call_soon)                        \
+    X(s_cancel)                           \
+    X(s_throw)                            \
+    X(s_add_done_callback)                \
+    X(s_get_debug)                        \
+    X(s_call_exception_handler)           \
+    X(s_asyncio_future_blocking)          \
+    X(s_get_loop)                         \
+    X(s_loop)                             \
+    X(s_result)                           \
+    X(s_is_running)                       \
+    X(s_message)                          \
+    X(s_exception)                        \
+    X(s_future)                           \
+    X(s_task)                             \
+    X(s_source_traceback)                 \
+    X(kw_context)                         \
+    X(kw_msg)
+
+static int
+module_traverse(PyObject *mod, visitproc visit, void *arg)
+{
+    ac_state *st = PyModule_GetState(mod);
+#define VISIT(name) Py_VISIT(st->name);
+    STATE_OBJECTS(VISIT)
+#undef VISIT
+    return 0;
+}
+
+static int
+module_clear(PyObject *mod)
+{
+    ac_state *st = PyModule_GetState(mod);
+#define CLEAR(name) Py_CLEAR(st->name);
+    STATE_OBJECTS(CLEAR)
+#undef CLEAR
+    return 0;
+}
+
+static void
+module_free(void *mod)
+{
+    module_clear((PyObject *)mod);
+}
+
+static int
+module_exec(PyObject *mod)
+{
+    ac_state *st = PyModule_GetState(mod);
+
+#define INTERN(field, text)                                     \
+    if ((st->field = PyUnicode_InternFromString(text)) == NULL) \
+        return -1;
+    INTERN(s_call_soon, "call_soon");
+    INTERN(s_cancel, "cancel");
+    INTERN(s_throw, "throw");
+    INTERN(s_add_done_callback, "add_done_callback");
+    INTERN(s_get_debug, "get_debug");
+    INTERN(s_call_exception_handler, "call_exception_handler");
+    INTERN(s_asyncio_future_blocking, "_asyncio_future_blocking");
+    INTERN(s_get_loop, "get_loop");
+    INTERN(s_loop, "_loop");
+    INTERN(s_result, "result");
+    INTERN(s_is_running, "is_running");
+    INTERN(s_message, "message");
+    INTERN(s_exception, "exception");
+    INTERN(s_future, "future");
+    INTERN(s_task, "task");
+    INTERN(s_source_traceback, "source_traceback");
+#undef INTERN
+    if ((st->kw_context = kwnames_of("context")) == NULL ||
+        (st->kw_msg = kwnames_of("msg")) == NULL) {
+        return -1;
+    }
+    PyObject *asyncio = PyImport_ImportModule("asyncio");
+    if (asyncio == NULL) {
+        return -1;
+    }
+    Py_DECREF(asyncio);
+
+#define LOOKUP(field, modname, attr)                            \
+    if ((st->field = import_attr(modname, attr)) == NULL)       \
+        return -1;
+    LOOKUP(CancelledError, "asyncio.exceptions", "CancelledError");
+    LOOKUP(InvalidStateError, "asyncio.exceptions", "InvalidStateError");
+    LOOKUP(get_event_loop, "asyncio.events", AC_GET_EVENT_LOOP_NAME);
+    LOOKUP(future_repr, "asyncio.base_futures", "_future_repr");
+    LOOKUP(task_repr, "asyncio.base_tasks", "_task_repr");
+    LOOKUP(task_get_stack, "asyncio.base_tasks", "_task_get_stack");
+    LOOKUP(task_print_stack, "asyncio.base_tasks", "_task_print_stack");
+    LOOKUP(iscoroutine, "asyncio.coroutines", "iscoroutine");
+    LOOKUP(extract_stack, "traceback", "extract_stack");
+    LOOKUP(current_tasks, "asyncio.tasks", "_current_tasks");
+    LOOKUP(register_task, "asyncio.tasks", "_register_task");
+#if AC_HAVE_EAGER_TASKS
+    LOOKUP(register_eager_task, "asyncio.tasks", "_register_eager_task");
+    LOOKUP(unregister_eager_task, "asyncio.tasks", "_unregister_eager_task");
+#endif
+#undef LOOKUP
+    if (!PyDict_Check(st->current_tasks)) {
+        PyErr_SetString(PyExc_ImportError,
+                        "asyncio.tasks._current_tasks is not a dict");
+        return -1;
+    }
+    st->task_name_counter = 0;
+
+    if (ac_future_init_types(mod, st) < 0) {
+        return -1;
+    }
+    if (ac_task_init_types(mod, st) < 0) {
+        return -1;
+    }
+    return 0;
+}
+
+static PyModuleDef_Slot module_slots[] = {
+    {Py_mod_exec, module_exec},
+    {0, NULL},
+};
+
+PyModuleDef ac_moduledef = {
+    PyModuleDef_HEAD_INIT,
+    .m_name = "asyncio_c._core",
+    .m_doc = "asyncio's Future and Task (and event loop) in C.",
+    .m_size = sizeof(ac_state),
+    .m_slots = module_slots,
+    .m_traverse = module_traverse,
+    .m_clear = module_clear,
+    .m_free = module_free,
+};
+
+PyMODINIT_FUNC
+PyInit__core(void)
+{
+    return PyModuleDef_Init(&ac_moduledef);
+}

@@ -1,0 +1,148 @@
+/* state.h -- the module state (types, cached asyncio objects, interned
+ * names) and the declarations shared between the C files of asyncio_c._core. */
+#ifndef AC_STATE_H
+#define AC_STATE_H
+
+#include "compat.h"
+#include <stdint.h>
+
+typedef struct {
+    PyTypeObject *FutureType;
+    PyTypeObject *FutureIterType;
+    PyTypeObject *TaskType;
+
+    /* asyncio objects, looked up once at import */
+    PyObject *CancelledError;
+    PyObject *InvalidStateError;
+    PyObject *get_event_loop;       /* events.get_event_loop (or _get_event_loop) */
+    PyObject *future_repr;          /* base_futures._future_repr */
+    PyObject *task_repr;            /* base_tasks._task_repr */
+    PyObject *task_get_stack;       /* base_tasks._task_get_stack */
+    PyObject *task_print_stack;     /* base_tasks._task_print_stack */
+    PyObject *iscoroutine;          /* coroutines.iscoroutine */
+    PyObject *extract_stack;        /* traceback.extract_stack */
+    PyObject *current_tasks;        /* tasks._current_tasks: loop -> task */
+    PyObject *register_task;        /* tasks._register_task */
+    PyObject *register_eager_task;  /* tasks._register_eager_task (3.12+) */
+    PyObject *unregister_eager_task;/* tasks._unregister_eager_task (3.12+) */
+
+    /* interned attribute names and keyword tuples */
+    PyObject *s_call_soon;
+    PyObject *s_cancel;
+    PyObject *s_throw;
+    PyObject *s_add_done_callback;
+    PyObject *s_get_debug;
+    PyObject *s_call_exception_handler;
+    PyObject *s_asyncio_future_blocking;
+    PyObject *s_get_loop;
+    PyObject *s_loop;
+    PyObject *s_result;
+    PyObject *s_is_running;
+    PyObject *s_message;
+    PyObject *s_exception;
+    PyObject *s_future;
+    PyObject *s_task;
+    PyObject *s_source_traceback;
+    PyObject *kw_context;           /* ("context",) */
+    PyObject *kw_msg;               /* ("msg",) */
+
+    uint64_t task_name_counter;
+} ac_state;
+
+extern PyModuleDef ac_moduledef;
+
+/* The module state for an object of one of our types (or a subclass). */
+static inline ac_state *
+ac_state_of_type(PyTypeObject *tp)
+{
+    PyObject *mod = PyType_GetModuleByDef(tp, &ac_moduledef);
+    assert(mod != NULL);
+    return (ac_state *)PyModule_GetState(mod);
+}
+
+#define AC_STATE_OF(obj) ac_state_of_type(Py_TYPE(obj))
+
+/* ---- Future (future.c) ---- */
+
+typedef enum {
+    AC_PENDING = 0,
+    AC_CANCELLED,
+    AC_FINISHED
+} ac_fut_state;
+
+/* A done callback and the context it runs in. */
+typedef struct {
+    PyObject *cb;
+    PyObject *ctx;
+} ac_cb;
+
+typedef struct {
+    PyObject_HEAD
+    PyObject *fut_loop;           /* NULL until __init__ ran */
+    ac_cb fut_cb0;                /* first callback, inline */
+    ac_cb *fut_cbs;               /* the others, PyMem array */
+    Py_ssize_t fut_ncbs;
+    Py_ssize_t fut_cbs_cap;
+    PyObject *fut_result;
+    PyObject *fut_exception;
+    PyObject *fut_exception_tb;
+    PyObject *fut_source_tb;
+    PyObject *fut_cancel_msg;
+    PyObject *fut_cancelled_exc;
+    PyObject *fut_dict;
+    PyObject *fut_weakreflist;
+    ac_fut_state fut_state;
+    char fut_log_tb;
+    char fut_blocking;
+} FutureObj;
+
+#define AC_FUT(o) ((FutureObj *)(o))
+
+int ac_future_init_types(PyObject *mod, ac_state *st);
+int ac_future_init(ac_state *st, FutureObj *fut, PyObject *loop);
+int ac_future_set_result(ac_state *st, FutureObj *fut, PyObject *res);
+int ac_future_set_exception(ac_state *st, FutureObj *fut, PyObject *exc);
+int ac_future_cancel(ac_state *st, FutureObj *fut, PyObject *msg);
+int ac_future_add_done_callback(ac_state *st, FutureObj *fut,
+                                PyObject *cb, PyObject *ctx);
+PyObject *ac_future_make_cancelled_error(ac_state *st, FutureObj *fut);
+/* What fut.result() would give: 0 and *res = the result, or 1 and *res = the
+ * exception it would raise (new references); -1 with an exception set. */
+int ac_future_outcome(ac_state *st, FutureObj *fut, PyObject **res);
+int ac_future_traverse(FutureObj *fut, visitproc visit, void *arg);
+void ac_future_clear(FutureObj *fut);
+void ac_future_finalize(PyObject *self);
+
+static inline int
+ac_future_check_exact(ac_state *st, PyObject *o)
+{
+    return Py_IS_TYPE(o, st->FutureType) || Py_IS_TYPE(o, st->TaskType);
+}
+
+/* ---- Task (task.c) ---- */
+
+typedef struct {
+    FutureObj task_fut;
+    PyObject *task_coro;
+    PyObject *task_name;
+    PyObject *task_context;
+    PyObject *task_fut_waiter;
+    PyObject *task_step_cb;       /* bound task_step, made once, dropped when done */
+    PyObject *task_wakeup_cb;     /* bound task_wakeup, likewise */
+    int task_num_cancels_requested;
+    char task_must_cancel;
+    char task_log_destroy_pending;
+} TaskObj;
+
+int ac_task_init_types(PyObject *mod, ac_state *st);
+
+/* ---- scheduling (sched.c) ---- */
+
+/* loop.call_soon(fn, arg, context=ctx); arg may be NULL (no argument),
+ * ctx may be NULL (context=None).  0 on success, -1 with an exception. */
+int ac_call_soon(ac_state *st, PyObject *loop, PyObject *fn, PyObject *arg,
+                 PyObject *ctx);
+/* loop.call_exception_handler(context); errors become unraisable. */
+void ac_call_exception_handler(ac_state *st, PyObject *loop, PyObject *context);
+
+#endif /* AC_STATE_H */

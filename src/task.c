@@ -1,0 +1,1008 @@
+/* task.c -- asyncio_c.Task: drives a coroutine with the send/throw protocol,
+ * in C, on any asyncio-compatible loop.
+ *
+ * A task's next step and its wakeup are two bound builtins made once per
+ * task (not per step) and dropped when the task is done.  Awaiting one of our
+ * own futures takes a fast path (no attribute lookups, no method calls);
+ * anything else with `_asyncio_future_blocking` goes through its Python
+ * methods, exactly as asyncio's Task does.  current_task()/all_tasks() see
+ * our tasks through asyncio's own bookkeeping (tasks._current_tasks and
+ * tasks._register_task). */
+#include "state.h"
+#include <structmember.h>
+
+#define AC_TASK(o) ((TaskObj *)(o))
+
+static PyObject *task_step(ac_state *st, TaskObj *task, PyObject *exc);
+static int task_cancel_impl(ac_state *st, TaskObj *task, PyObject *msg);
+
+/* ---------------------------------------------------------------------
+ * current task bookkeeping, on asyncio's own dict */
+
+static int
+enter_task(ac_state *st, PyObject *loop, PyObject *task)
+{
+    PyObject *cur = ac_dict_get(st->current_tasks, loop);  /* borrowed */
+    if (cur != NULL) {
+        PyErr_Format(PyExc_RuntimeError,
+                     "Cannot enter into task %R while another task %R is "
+                     "being executed.", task, cur);
+        return -1;
+    }
+    if (PyErr_Occurred()) {
+        return -1;
+    }
+    return PyDict_SetItem(st->current_tasks, loop, task);
+}
+
+static int
+leave_task(ac_state *st, PyObject *loop, PyObject *task)
+{
+    PyObject *cur = ac_dict_get(st->current_tasks, loop);  /* borrowed */
+    if (cur != task) {
+        if (PyErr_Occurred()) {
+            return -1;
+        }
+        PyErr_Format(PyExc_RuntimeError,
+                     "Leaving task %R does not match the current task %R.",
+                     task, cur ? cur : Py_None);
+        return -1;
+    }
+    return PyDict_DelItem(st->current_tasks, loop);
+}
+
+#if AC_HAVE_EAGER_TASKS
+/* Make task (or nobody, for None) the current task of loop; returns the
+ * previous one (new reference, None if there was none) or NULL on error. */
+static PyObject *
+swap_current_task(ac_state *st, PyObject *loop, PyObject *task)
+{
+    PyObject *prev = ac_dict_get(st->current_tasks, loop);
+    if (prev == NULL && PyErr_Occurred()) {
+        return NULL;
+    }
+    prev = Py_NewRef(prev ? prev : Py_None);
+    int rc;
+    if (task == Py_None) {
+        rc = prev == Py_None ? 0 : PyDict_DelItem(st->current_tasks, loop);
+    }
+    else {
+        rc = PyDict_SetItem(st->current_tasks, loop, task);
+    }
+    if (rc < 0) {
+        Py_DECREF(prev);
+        return NULL;
+    }
+    return prev;
+}
+#endif
+
+static int
+call_and_drop(PyObject *fn, PyObject *arg)
+{
+    PyObject *r = PyObject_CallOneArg(fn, arg);
+    if (r == NULL) {
+        return -1;
+    }
+    Py_DECREF(r);
+    return 0;
+}
+
+/* ---------------------------------------------------------------------
+ * the bound step and wakeup callables */
+
+static PyObject *task_step_meth(PyObject *self, PyObject *const *args,
+                                Py_ssize_t nargs);
+static PyObject *task_wakeup_meth(PyObject *self, PyObject *fut);
+
+static PyMethodDef task_step_def = {
+    "task_step", (PyCFunction)(void (*)(void))task_step_meth, METH_FASTCALL,
+    NULL};
+static PyMethodDef task_wakeup_def = {
+    "task_wakeup", task_wakeup_meth, METH_O, NULL};
+
+static PyObject *
+task_step_cb(TaskObj *task)
+{
+    if (task->task_step_cb == NULL) {
+        task->task_step_cb = PyCFunction_NewEx(&task_step_def,
+                                               (PyObject *)task, NULL);
+    }
+    return task->task_step_cb;  /* borrowed */
+}
+
+static PyObject *
+task_wakeup_cb(TaskObj *task)
+{
+    if (task->task_wakeup_cb == NULL) {
+        task->task_wakeup_cb = PyCFunction_NewEx(&task_wakeup_def,
+                                                 (PyObject *)task, NULL);
+    }
+    return task->task_wakeup_cb;  /* borrowed */
+}
+
+/* A done task needs neither again; dropping them breaks the self cycle. */
+static inline void
+task_forget_callables(TaskObj *task)
+{
+    if (AC_FUT(task)->fut_state != AC_PENDING) {
+        Py_CLEAR(task->task_step_cb);
+        Py_CLEAR(task->task_wakeup_cb);
+    }
+}
+
+/* loop.call_soon(task_step, arg, context=task_context) */
+static int
+task_call_step_soon(ac_state *st, TaskObj *task, PyObject *arg)
+{
+    PyObject *cb = task_step_cb(task);
+    if (cb == NULL) {
+        return -1;
+    }
+    return ac_call_soon(st, AC_FUT(task)->fut_loop, cb, arg,
+                        task->task_context);
+}
+
+/* Schedule a step that throws RuntimeError(msg) into the coroutine. */
+static int
+task_step_soon_with_error(ac_state *st, TaskObj *task, PyObject *msg)
+{
+    if (msg == NULL) {
+        return -1;
+    }
+    PyObject *exc = PyObject_CallOneArg(PyExc_RuntimeError, msg);
+    Py_DECREF(msg);
+    if (exc == NULL) {
+        return -1;
+    }
+    int rc = task_call_step_soon(st, task, exc);
+    Py_DECREF(exc);
+    return rc;
+}
+
+/* ---------------------------------------------------------------------
+ * one step */
+
+/* The coroutine yielded `result` (borrowed): decide what to wait for. */
+static int
+task_handle_yield(ac_state *st, TaskObj *task, PyObject *result)
+{
+    FutureObj *fut = AC_FUT(task);
+    PyObject *self = (PyObject *)task;
+
+    if (ac_future_check_exact(st, result)) {
+        /* fast path: one of our own futures or tasks */
+        FutureObj *wf = AC_FUT(result);
+        if (wf->fut_loop != fut->fut_loop) {
+            goto different_loop;
+        }
+        if (!wf->fut_blocking) {
+            goto yield_not_from;
+        }
+        if (result == self) {
+            goto self_await;
+        }
+        wf->fut_blocking = 0;
+        PyObject *cb = task_wakeup_cb(task);
+        if (cb == NULL ||
+            ac_future_add_done_callback(st, wf, cb, task->task_context) < 0) {
+            return -1;
+        }
+        Py_XSETREF(task->task_fut_waiter, Py_NewRef(result));
+        if (task->task_must_cancel) {
+            int r;
+            if (Py_IS_TYPE(result, st->TaskType)) {
+                r = task_cancel_impl(st, AC_TASK(result), fut->fut_cancel_msg);
+            }
+            else {
+                r = ac_future_cancel(st, wf, fut->fut_cancel_msg);
+            }
+            if (r < 0) {
+                return -1;
+            }
+            if (r) {
+                task->task_must_cancel = 0;
+            }
+        }
+        return 0;
+    }
+
+    if (result == Py_None) {
+        /* bare yield: run again on the next pass */
+        return task_call_step_soon(st, task, NULL);
+    }
+
+    PyObject *blocking;
+    int found = ac_getattr_opt(result, st->s_asyncio_future_blocking,
+                               &blocking);
+    if (found < 0) {
+        return -1;
+    }
+    if (found && blocking != Py_None) {
+        /* a foreign future: asyncio's, or anything duck-typed like one */
+        PyObject *wloop;
+        int has_get_loop = ac_getattr_opt(result, st->s_get_loop, &wloop);
+        if (has_get_loop < 0) {
+            Py_DECREF(blocking);
+            return -1;
+        }
+        if (has_get_loop) {
+            PyObject *m = wloop;
+            wloop = PyObject_CallNoArgs(m);
+            Py_DECREF(m);
+        }
+        else {
+            wloop = PyObject_GetAttr(result, st->s_loop);
+        }
+        if (wloop == NULL) {
+            Py_DECREF(blocking);
+            return -1;
+        }
+        int same = wloop == fut->fut_loop;
+        Py_DECREF(wloop);
+        if (!same) {
+            Py_DECREF(blocking);
+            goto different_loop;
+        }
+        int b = PyObject_IsTrue(blocking);
+        Py_DECREF(blocking);
+        if (b < 0) {
+            return -1;
+        }
+        if (!b) {
+            goto yield_not_from;
+        }
+        if (result == self) {
+            goto self_await;
+        }
+        if (PyObject_SetAttr(result, st->s_asyncio_future_blocking,
+                             Py_False) < 0) {
+            return -1;
+        }
+        PyObject *cb = task_wakeup_cb(task);
+        if (cb == NULL) {
+            return -1;
+        }
+        PyObject *args[3] = {result, cb, task->task_context};
+        PyObject *r = PyObject_VectorcallMethod(
+            st->s_add_done_callback, args, 2, st->kw_context);
+        if (r == NULL) {
+            return -1;
+        }
+        Py_DECREF(r);
+        Py_XSETREF(task->task_fut_waiter, Py_NewRef(result));
+        if (task->task_must_cancel) {
+            PyObject *cargs[2] = {result, fut->fut_cancel_msg ?
+                                  fut->fut_cancel_msg : Py_None};
+            r = PyObject_VectorcallMethod(st->s_cancel, cargs, 1,
+                                          st->kw_msg);
+            if (r == NULL) {
+                return -1;
+            }
+            int t = PyObject_IsTrue(r);
+            Py_DECREF(r);
+            if (t < 0) {
+                return -1;
+            }
+            if (t) {
+                task->task_must_cancel = 0;
+            }
+        }
+        return 0;
+    }
+    Py_XDECREF(blocking);
+
+    if (PyGen_Check(result)) {
+        return task_step_soon_with_error(st, task, PyUnicode_FromFormat(
+            "yield was used instead of yield from for generator in task %R "
+            "with %R", self, result));
+    }
+    return task_step_soon_with_error(st, task, PyUnicode_FromFormat(
+        "Task got bad yield: %R", result));
+
+different_loop:
+    return task_step_soon_with_error(st, task, PyUnicode_FromFormat(
+        "Task %R got Future %R attached to a different loop", self, result));
+yield_not_from:
+    return task_step_soon_with_error(st, task, PyUnicode_FromFormat(
+        "yield was used instead of yield from in task %R with %R",
+        self, result));
+self_await:
+    return task_step_soon_with_error(st, task, PyUnicode_FromFormat(
+        "Task cannot await on itself: %R", self));
+}
+
+/* Send None (exc == NULL) or throw exc into the coroutine and act on what
+ * comes out.  Returns 0, or -1 with an exception that must reach the loop
+ * (KeyboardInterrupt/SystemExit, or a failure of our own machinery). */
+static int
+task_run_step(ac_state *st, TaskObj *task, PyObject *exc)
+{
+    FutureObj *fut = AC_FUT(task);
+    PyObject *coro = task->task_coro;
+    PyObject *result = NULL;
+    int rc;
+
+    if (coro == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "Task has no coroutine");
+        return -1;
+    }
+    Py_INCREF(coro);
+    PySendResult status;
+    if (exc == NULL) {
+        status = PyIter_Send(coro, Py_None, &result);
+    }
+    else {
+        result = PyObject_CallMethodOneArg(coro, st->s_throw, exc);
+        if (result != NULL) {
+            status = PYGEN_NEXT;
+        }
+        else if (PyErr_ExceptionMatches(PyExc_StopIteration)) {
+            PyObject *stop = ac_err_take();
+            result = PyObject_GetAttrString(stop, "value");
+            Py_DECREF(stop);
+            if (result == NULL) {
+                Py_DECREF(coro);
+                return -1;
+            }
+            status = PYGEN_RETURN;
+        }
+        else {
+            status = PYGEN_ERROR;
+        }
+    }
+    Py_DECREF(coro);
+
+    switch (status) {
+    case PYGEN_RETURN:
+        if (task->task_must_cancel) {
+            task->task_must_cancel = 0;
+            rc = ac_future_cancel(st, fut, fut->fut_cancel_msg) < 0 ? -1 : 0;
+        }
+        else {
+            rc = ac_future_set_result(st, fut, result);
+        }
+        Py_DECREF(result);
+        return rc;
+    case PYGEN_ERROR: {
+        PyObject *err = ac_err_take();
+        if (PyErr_GivenExceptionMatches(err, st->CancelledError)) {
+            Py_XSETREF(fut->fut_cancelled_exc, err);
+            return ac_future_cancel(st, fut, NULL) < 0 ? -1 : 0;
+        }
+        rc = ac_future_set_exception(st, fut, err);
+        if (rc == 0 &&
+            (PyErr_GivenExceptionMatches(err, PyExc_KeyboardInterrupt) ||
+             PyErr_GivenExceptionMatches(err, PyExc_SystemExit))) {
+            ac_err_give(err);  /* re-raised, as asyncio does */
+            return -1;
+        }
+        Py_DECREF(err);
+        return rc;
+    }
+    default:  /* PYGEN_NEXT */
+        rc = task_handle_yield(st, task, result);
+        Py_DECREF(result);
+        return rc;
+    }
+}
+
+static PyObject *
+task_step(ac_state *st, TaskObj *task, PyObject *exc)
+{
+    FutureObj *fut = AC_FUT(task);
+    PyObject *owned_exc = NULL;
+
+    if (fut->fut_state != AC_PENDING) {
+        PyErr_Format(st->InvalidStateError, "_step(): already done: %R, %R",
+                     task, exc ? exc : Py_None);
+        return NULL;
+    }
+    if (task->task_must_cancel) {
+        if (exc == NULL ||
+            !PyErr_GivenExceptionMatches(exc, st->CancelledError)) {
+            owned_exc = ac_future_make_cancelled_error(st, fut);
+            if (owned_exc == NULL) {
+                return NULL;
+            }
+            exc = owned_exc;
+        }
+        task->task_must_cancel = 0;
+    }
+    Py_CLEAR(task->task_fut_waiter);
+
+    PyObject *loop = Py_NewRef(fut->fut_loop);
+    int rc = enter_task(st, loop, (PyObject *)task);
+    if (rc == 0) {
+        rc = task_run_step(st, task, exc);
+        PyObject *err = rc < 0 ? ac_err_take() : NULL;
+        if (leave_task(st, loop, (PyObject *)task) < 0) {
+            if (err != NULL) {
+                PyObject *err2 = ac_err_take();
+                PyException_SetContext(err2, err);  /* steals err */
+                err = err2;
+            }
+            else {
+                err = ac_err_take();
+            }
+            rc = -1;
+        }
+        if (err != NULL) {
+            ac_err_give(err);
+        }
+    }
+    Py_DECREF(loop);
+    Py_XDECREF(owned_exc);
+    task_forget_callables(task);
+    if (rc < 0) {
+        return NULL;
+    }
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+task_step_meth(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs > 1) {
+        PyErr_Format(PyExc_TypeError,
+                     "task_step() takes at most 1 argument (%zd given)", nargs);
+        return NULL;
+    }
+    PyObject *exc = nargs == 1 && args[0] != Py_None ? args[0] : NULL;
+    Py_INCREF(self);  /* the step may drop the last other reference */
+    PyObject *r = task_step(AC_STATE_OF(self), AC_TASK(self), exc);
+    Py_DECREF(self);
+    return r;
+}
+
+static PyObject *
+task_wakeup_meth(PyObject *self, PyObject *waited)
+{
+    ac_state *st = AC_STATE_OF(self);
+    PyObject *value = NULL, *r;
+    int outcome;
+
+    Py_INCREF(self);
+    if (ac_future_check_exact(st, waited)) {
+        outcome = ac_future_outcome(st, AC_FUT(waited), &value);
+    }
+    else {
+        PyObject *res = PyObject_CallMethodNoArgs(waited, st->s_result);
+        outcome = res == NULL ? -1 : 0;
+        Py_XDECREF(res);
+    }
+    if (outcome == 0) {
+        Py_XDECREF(value);
+        r = task_step(st, AC_TASK(self), NULL);
+    }
+    else {
+        if (outcome < 0) {
+            value = ac_err_take();  /* whatever result() raised goes in */
+        }
+        r = task_step(st, AC_TASK(self), value);
+        Py_DECREF(value);
+    }
+    Py_DECREF(self);
+    return r;
+}
+
+#if AC_HAVE_EAGER_TASKS
+/* Run the first step right now, inside the creator's call. */
+static int
+task_eager_start(ac_state *st, TaskObj *task)
+{
+    PyObject *self = (PyObject *)task;
+    PyObject *loop = Py_NewRef(AC_FUT(task)->fut_loop);
+    PyObject *prev = swap_current_task(st, loop, self);
+    int rc = -1;
+    if (prev == NULL) {
+        goto done;
+    }
+    if (call_and_drop(st->register_eager_task, self) < 0) {
+        goto restore;
+    }
+    if (PyContext_Enter(task->task_context) < 0) {
+        rc = -1;
+    }
+    else {
+        rc = task_run_step(st, task, NULL);
+        if (PyContext_Exit(task->task_context) < 0) {
+            rc = -1;
+        }
+    }
+    {
+        PyObject *err = rc < 0 ? ac_err_take() : NULL;
+        if (call_and_drop(st->unregister_eager_task, self) < 0) {
+            PyErr_WriteUnraisable(self);
+        }
+        ac_err_give(err);
+    }
+restore:
+    {
+        PyObject *err = rc < 0 ? ac_err_take() : NULL;
+        PyObject *cur = swap_current_task(st, loop, prev);
+        if (cur == NULL) {
+            PyErr_WriteUnraisable(self);
+        }
+        else {
+            assert(cur == self);
+            Py_DECREF(cur);
+        }
+        ac_err_give(err);
+    }
+    Py_DECREF(prev);
+    if (AC_FUT(task)->fut_state != AC_PENDING) {
+        Py_CLEAR(task->task_coro);
+        task_forget_callables(task);
+    }
+    else {
+        PyObject *err = rc < 0 ? ac_err_take() : NULL;
+        if (call_and_drop(st->register_task, self) < 0) {
+            rc = -1;
+            if (err != NULL) {
+                PyErr_WriteUnraisable(self);
+            }
+        }
+        else if (err != NULL) {
+            ac_err_give(err);
+        }
+    }
+done:
+    Py_DECREF(loop);
+    return rc;
+}
+#endif
+
+/* ---------------------------------------------------------------------
+ * cancel */
+
+static int
+task_cancel_impl(ac_state *st, TaskObj *task, PyObject *msg)
+{
+    FutureObj *fut = AC_FUT(task);
+    fut->fut_log_tb = 0;
+    if (fut->fut_state != AC_PENDING) {
+        return 0;
+    }
+    task->task_num_cancels_requested++;
+    PyObject *waiter = task->task_fut_waiter;
+    if (waiter != NULL) {
+        int r;
+        Py_INCREF(waiter);
+        if (Py_IS_TYPE(waiter, st->TaskType)) {
+            r = task_cancel_impl(st, AC_TASK(waiter), msg);
+        }
+        else if (Py_IS_TYPE(waiter, st->FutureType)) {
+            r = ac_future_cancel(st, AC_FUT(waiter), msg);
+        }
+        else {
+            PyObject *res = PyObject_CallMethodOneArg(
+                waiter, st->s_cancel, msg ? msg : Py_None);
+            r = res == NULL ? -1 : PyObject_IsTrue(res);
+            Py_XDECREF(res);
+        }
+        Py_DECREF(waiter);
+        if (r < 0) {
+            return -1;
+        }
+        if (r) {
+            return 1;
+        }
+    }
+    task->task_must_cancel = 1;
+    Py_XSETREF(fut->fut_cancel_msg, Py_XNewRef(msg));
+    return 1;
+}
+
+/* ---------------------------------------------------------------------
+ * type slots */
+
+static int
+Task_init(PyObject *self, PyObject *args, PyObject *kwds)
+{
+#if AC_HAVE_EAGER_TASKS
+    static char *kwlist[] = {"coro", "loop", "name", "context", "eager_start",
+                             NULL};
+    const char *fmt = "O|$OOOO:Task";
+#else
+    static char *kwlist[] = {"coro", "loop", "name", "context", NULL};
+    const char *fmt = "O|$OOO:Task";
+#endif
+    PyObject *coro, *loop = Py_None, *name = Py_None, *context = Py_None;
+    PyObject *eager = Py_False;
+    ac_state *st = AC_STATE_OF(self);
+    TaskObj *task = AC_TASK(self);
+    FutureObj *fut = AC_FUT(self);
+
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, fmt, kwlist, &coro, &loop,
+                                     &name, &context, &eager)) {
+        return -1;
+    }
+    if (ac_future_init(st, fut, loop) < 0) {
+        return -1;
+    }
+    if (fut->fut_source_tb != NULL && PyList_Check(fut->fut_source_tb)) {
+        Py_ssize_t n = PyList_GET_SIZE(fut->fut_source_tb);
+        if (n > 0 && PyList_SetSlice(fut->fut_source_tb, n - 1, n, NULL) < 0) {
+            return -1;
+        }
+    }
+    task->task_log_destroy_pending = 1;
+    if (!PyCoro_CheckExact(coro)) {
+        PyObject *r = PyObject_CallOneArg(st->iscoroutine, coro);
+        int ok = r == NULL ? -1 : PyObject_IsTrue(r);
+        Py_XDECREF(r);
+        if (ok < 0) {
+            return -1;
+        }
+        if (!ok) {
+            task->task_log_destroy_pending = 0;
+            PyErr_Format(PyExc_TypeError,
+                         "a coroutine was expected, got %R", coro);
+            return -1;
+        }
+    }
+    if (context == Py_None) {
+        context = PyContext_CopyCurrent();
+        if (context == NULL) {
+            return -1;
+        }
+    }
+    else {
+        Py_INCREF(context);
+    }
+    Py_XSETREF(task->task_context, context);
+
+    if (name == Py_None) {
+        name = PyUnicode_FromFormat("Task-%llu",
+                                    (unsigned long long)++st->task_name_counter);
+    }
+    else if (PyUnicode_CheckExact(name)) {
+        Py_INCREF(name);
+    }
+    else {
+        name = PyObject_Str(name);
+    }
+    if (name == NULL) {
+        return -1;
+    }
+    Py_XSETREF(task->task_name, name);
+
+    task->task_num_cancels_requested = 0;
+    task->task_must_cancel = 0;
+    Py_CLEAR(task->task_fut_waiter);
+    Py_XSETREF(task->task_coro, Py_NewRef(coro));
+
+#if AC_HAVE_EAGER_TASKS
+    int is_eager = PyObject_IsTrue(eager);
+    if (is_eager < 0) {
+        return -1;
+    }
+    if (is_eager) {
+        PyObject *running = PyObject_CallMethodNoArgs(fut->fut_loop,
+                                                      st->s_is_running);
+        if (running == NULL) {
+            return -1;
+        }
+        is_eager = PyObject_IsTrue(running);
+        Py_DECREF(running);
+        if (is_eager < 0) {
+            return -1;
+        }
+        if (is_eager) {
+            return task_eager_start(st, task);
+        }
+    }
+#endif
+    if (task_call_step_soon(st, task, NULL) < 0) {
+        return -1;
+    }
+    return call_and_drop(st->register_task, self);
+}
+
+static int
+Task_traverse(PyObject *self, visitproc visit, void *arg)
+{
+    TaskObj *task = AC_TASK(self);
+    Py_VISIT(task->task_coro);
+    Py_VISIT(task->task_name);
+    Py_VISIT(task->task_context);
+    Py_VISIT(task->task_fut_waiter);
+    Py_VISIT(task->task_step_cb);
+    Py_VISIT(task->task_wakeup_cb);
+    return ac_future_traverse(AC_FUT(self), visit, arg);
+}
+
+static void
+task_clear_fields(TaskObj *task)
+{
+    Py_CLEAR(task->task_coro);
+    Py_CLEAR(task->task_name);
+    Py_CLEAR(task->task_context);
+    Py_CLEAR(task->task_fut_waiter);
+    Py_CLEAR(task->task_step_cb);
+    Py_CLEAR(task->task_wakeup_cb);
+}
+
+static int
+Task_clear(PyObject *self)
+{
+    task_clear_fields(AC_TASK(self));
+    ac_future_clear(AC_FUT(self));
+    return 0;
+}
+
+static void
+Task_finalize(PyObject *self)
+{
+    TaskObj *task = AC_TASK(self);
+    FutureObj *fut = AC_FUT(self);
+    if (fut->fut_state == AC_PENDING && task->task_log_destroy_pending &&
+        fut->fut_loop != NULL) {
+        ac_state *st = AC_STATE_OF(self);
+        PyObject *saved = ac_err_take();
+        PyObject *context = PyDict_New();
+        PyObject *message = PyUnicode_FromString(
+            "Task was destroyed but it is pending!");
+        if (context == NULL || message == NULL ||
+            PyDict_SetItem(context, st->s_task, self) < 0 ||
+            PyDict_SetItem(context, st->s_message, message) < 0 ||
+            (fut->fut_source_tb != NULL &&
+             PyObject_IsTrue(fut->fut_source_tb) == 1 &&
+             PyDict_SetItem(context, st->s_source_traceback,
+                            fut->fut_source_tb) < 0)) {
+            PyErr_WriteUnraisable(self);
+        }
+        else {
+            ac_call_exception_handler(st, fut->fut_loop, context);
+        }
+        Py_XDECREF(context);
+        Py_XDECREF(message);
+        ac_err_give(saved);
+    }
+    ac_future_finalize(self);
+}
+
+static void
+Task_dealloc(PyObject *self)
+{
+    PyTypeObject *tp = Py_TYPE(self);
+    if (PyObject_CallFinalizerFromDealloc(self) < 0) {
+        return;  /* resurrected */
+    }
+    PyObject_GC_UnTrack(self);
+    if (AC_FUT(self)->fut_weakreflist != NULL) {
+        PyObject_ClearWeakRefs(self);
+    }
+    Task_clear(self);
+    tp->tp_free(self);
+    Py_DECREF(tp);
+}
+
+static PyObject *
+Task_repr(PyObject *self)
+{
+    if (AC_FUT(self)->fut_loop == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "Future object is not initialized.");
+        return NULL;
+    }
+    return PyObject_CallOneArg(AC_STATE_OF(self)->task_repr, self);
+}
+
+/* --- methods --- */
+
+static PyObject *
+Task_cancel(PyObject *self, PyObject *args, PyObject *kwds)
+{
+    static char *kwlist[] = {"msg", NULL};
+    PyObject *msg = Py_None;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "|O:cancel", kwlist, &msg)) {
+        return NULL;
+    }
+    int r = task_cancel_impl(AC_STATE_OF(self), AC_TASK(self), msg);
+    if (r < 0) {
+        return NULL;
+    }
+    return PyBool_FromLong(r);
+}
+
+static PyObject *
+Task_cancelling(PyObject *self, PyObject *unused)
+{
+    return PyLong_FromLong(AC_TASK(self)->task_num_cancels_requested);
+}
+
+static PyObject *
+Task_uncancel(PyObject *self, PyObject *unused)
+{
+    TaskObj *task = AC_TASK(self);
+    if (task->task_num_cancels_requested > 0) {
+        task->task_num_cancels_requested--;
+#if AC_UNCANCEL_CLEARS_MUST_CANCEL
+        if (task->task_num_cancels_requested == 0) {
+            task->task_must_cancel = 0;
+        }
+#endif
+    }
+    return PyLong_FromLong(task->task_num_cancels_requested);
+}
+
+static PyObject *
+Task_get_coro(PyObject *self, PyObject *unused)
+{
+    PyObject *c = AC_TASK(self)->task_coro;
+    return Py_NewRef(c ? c : Py_None);
+}
+
+static PyObject *
+Task_get_context(PyObject *self, PyObject *unused)
+{
+    PyObject *c = AC_TASK(self)->task_context;
+    return Py_NewRef(c ? c : Py_None);
+}
+
+static PyObject *
+Task_get_name(PyObject *self, PyObject *unused)
+{
+    PyObject *n = AC_TASK(self)->task_name;
+    return Py_NewRef(n ? n : Py_None);
+}
+
+static PyObject *
+Task_set_name(PyObject *self, PyObject *value)
+{
+    PyObject *name = PyUnicode_CheckExact(value) ? Py_NewRef(value)
+                                                 : PyObject_Str(value);
+    if (name == NULL) {
+        return NULL;
+    }
+    Py_XSETREF(AC_TASK(self)->task_name, name);
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+Task_set_result(PyObject *self, PyObject *unused)
+{
+    PyErr_SetString(PyExc_RuntimeError,
+                    "Task does not support set_result operation");
+    return NULL;
+}
+
+static PyObject *
+Task_set_exception(PyObject *self, PyObject *unused)
+{
+    PyErr_SetString(PyExc_RuntimeError,
+                    "Task does not support set_exception operation");
+    return NULL;
+}
+
+static PyObject *
+Task_get_stack(PyObject *self, PyObject *args, PyObject *kwds)
+{
+    static char *kwlist[] = {"limit", NULL};
+    PyObject *limit = Py_None;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "|$O:get_stack", kwlist,
+                                     &limit)) {
+        return NULL;
+    }
+    return PyObject_CallFunctionObjArgs(AC_STATE_OF(self)->task_get_stack,
+                                        self, limit, NULL);
+}
+
+static PyObject *
+Task_print_stack(PyObject *self, PyObject *args, PyObject *kwds)
+{
+    static char *kwlist[] = {"limit", "file", NULL};
+    PyObject *limit = Py_None, *file = Py_None;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "|$OO:print_stack", kwlist,
+                                     &limit, &file)) {
+        return NULL;
+    }
+    return PyObject_CallFunctionObjArgs(AC_STATE_OF(self)->task_print_stack,
+                                        self, limit, file, NULL);
+}
+
+/* --- properties --- */
+
+static PyObject *
+Task_get_coro_attr(PyObject *self, void *c)
+{
+    return Task_get_coro(self, NULL);
+}
+
+static PyObject *
+Task_get_fut_waiter(PyObject *self, void *c)
+{
+    PyObject *w = AC_TASK(self)->task_fut_waiter;
+    return Py_NewRef(w ? w : Py_None);
+}
+
+static PyObject *
+Task_get_must_cancel(PyObject *self, void *c)
+{
+    return PyBool_FromLong(AC_TASK(self)->task_must_cancel);
+}
+
+static PyObject *
+Task_get_log_destroy_pending(PyObject *self, void *c)
+{
+    return PyBool_FromLong(AC_TASK(self)->task_log_destroy_pending);
+}
+
+static int
+Task_set_log_destroy_pending(PyObject *self, PyObject *val, void *c)
+{
+    if (val == NULL) {
+        PyErr_SetString(PyExc_AttributeError, "cannot delete attribute");
+        return -1;
+    }
+    int b = PyObject_IsTrue(val);
+    if (b < 0) {
+        return -1;
+    }
+    AC_TASK(self)->task_log_destroy_pending = (char)b;
+    return 0;
+}
+
+static PyMethodDef Task_methods[] = {
+    {"cancel", (PyCFunction)(void (*)(void))Task_cancel,
+     METH_VARARGS | METH_KEYWORDS,
+     "Request that this task cancel itself."},
+    {"cancelling", Task_cancelling, METH_NOARGS,
+     "The number of pending cancellation requests."},
+    {"uncancel", Task_uncancel, METH_NOARGS,
+     "Decrement the count of cancellation requests; return it."},
+    {"get_coro", Task_get_coro, METH_NOARGS, "The task's coroutine."},
+    {"get_context", Task_get_context, METH_NOARGS, "The task's context."},
+    {"get_name", Task_get_name, METH_NOARGS, "The task's name."},
+    {"set_name", Task_set_name, METH_O, "Set the task's name."},
+    {"set_result", Task_set_result, METH_O, "Not supported on a Task."},
+    {"set_exception", Task_set_exception, METH_O, "Not supported on a Task."},
+    {"get_stack", (PyCFunction)(void (*)(void))Task_get_stack,
+     METH_VARARGS | METH_KEYWORDS, "The frames of the task's coroutine."},
+    {"print_stack", (PyCFunction)(void (*)(void))Task_print_stack,
+     METH_VARARGS | METH_KEYWORDS, "Print the task's stack or traceback."},
+    {"__class_getitem__", Py_GenericAlias, METH_O | METH_CLASS,
+     "See PEP 585"},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyGetSetDef Task_getset[] = {
+    {"_coro", Task_get_coro_attr, NULL, NULL, NULL},
+    {"_fut_waiter", Task_get_fut_waiter, NULL, NULL, NULL},
+    {"_must_cancel", Task_get_must_cancel, NULL, NULL, NULL},
+    {"_log_destroy_pending", Task_get_log_destroy_pending,
+     Task_set_log_destroy_pending, NULL, NULL},
+    {NULL, NULL, NULL, NULL, NULL},
+};
+
+static PyType_Slot Task_slots[] = {
+    {Py_tp_doc, "asyncio.Task, implemented in C by asyncio_c."},
+    {Py_tp_dealloc, Task_dealloc},
+    {Py_tp_traverse, Task_traverse},
+    {Py_tp_clear, Task_clear},
+    {Py_tp_finalize, Task_finalize},
+    {Py_tp_repr, Task_repr},
+    {Py_tp_methods, Task_methods},
+    {Py_tp_getset, Task_getset},
+    {Py_tp_init, Task_init},
+    {0, NULL},
+};
+
+static PyType_Spec Task_spec = {
+    .name = "asyncio_c._core.Task",
+    .basicsize = sizeof(TaskObj),
+    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE | Py_TPFLAGS_HAVE_GC,
+    .slots = Task_slots,
+};
+
+int
+ac_task_init_types(PyObject *mod, ac_state *st)
+{
+    st->TaskType = (PyTypeObject *)PyType_FromModuleAndSpec(
+        mod, &Task_spec, (PyObject *)st->FutureType);
+    if (st->TaskType == NULL) {
+        return -1;
+    }
+    return PyModule_AddType(mod, st->TaskType);
+}
