@@ -1,0 +1,356 @@
+#!/usr/bin/env python3
+"""Side-by-side benchmarks: asyncio vs uvloop vs asyncio_c.
+
+    python bench/run.py                      # full run, 5 repetitions
+    python bench/run.py --reps 3 --only sleep0,gather
+    python bench/run.py --quick --reps 1     # smoke test, well under 30 s
+    python bench/run.py --json bench/results/3.11.json
+
+Every (loop, workload, repetition) runs in a fresh child process
+(bench/_child.py) on this same interpreter, so no run inherits another's heap,
+caches or loop.  The order is interleaved (each repetition runs every workload
+on every loop in turn), so a machine that gets busier or quieter mid-run
+affects all loops alike.  The table shows the median of the repetitions, its
+spread (+-half the min..max range, in % of the median) and ratios
+X/asyncio_c: above 1x means asyncio_c is faster (or smaller, for bytes/task).
+
+Times are per operation (see bench/workloads.py for what each one does and
+for the memory method).  Speed is measured here, never in the unit tests.
+"""
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+
+_HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, _HERE)
+
+import workloads  # noqa: E402
+
+CHILD = os.path.join(_HERE, "_child.py")
+LOOPS = ("asyncio", "uvloop", "asyncio_c")
+REF = "asyncio_c"
+
+
+# ----------------------------------------------------------------- machine
+
+def cpu_model():
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def machine_info():
+    try:
+        usable = len(os.sched_getaffinity(0))
+    except AttributeError:
+        usable = os.cpu_count()
+    return dict(
+        python=sys.version.replace("\n", " "),
+        executable=sys.executable,
+        implementation=platform.python_implementation(),
+        cpu=cpu_model(),
+        cores=os.cpu_count(),
+        usable_cores=usable,
+        platform=platform.platform(),
+        loadavg=os.getloadavg(),
+        date=time.strftime("%Y-%m-%d %H:%M:%S %z"),
+        standin_env=bool(os.environ.get("ASYNCIO_C_STANDIN")),
+    )
+
+
+# ---------------------------------------------------------------- children
+
+def _tail(text, lines=6):
+    return "\n".join(text.strip().splitlines()[-lines:])
+
+
+def run_child(args, timeout):
+    """Run bench/_child.py with args; return (parsed JSON or None, error)."""
+    cmd = [sys.executable, CHILD, *args]
+    try:
+        cp = subprocess.run(cmd, capture_output=True, text=True,
+                            timeout=timeout, cwd=_HERE)
+    except subprocess.TimeoutExpired:
+        return None, f"timed out after {timeout:g} s"
+    if cp.returncode != 0:
+        why = (f"killed by signal {-cp.returncode}" if cp.returncode < 0
+               else f"exit status {cp.returncode}")
+        return None, f"{why}: {_tail(cp.stderr) or '(no stderr)'}"
+    try:
+        return json.loads(cp.stdout.strip().splitlines()[-1]), None
+    except (ValueError, IndexError):
+        return None, f"bad output: {_tail(cp.stdout + cp.stderr)!r}"
+
+
+def probe(loop, timeout):
+    """Facts about a loop (or an error string if it cannot be made here)."""
+    return run_child([loop, "--probe"], timeout)
+
+
+# ------------------------------------------------------------------ report
+
+def fmt_value(v):
+    if v >= 100:
+        return f"{v:,.0f}"
+    if v >= 10:
+        return f"{v:.1f}"
+    return f"{v:.2f}"
+
+
+def summarize(samples):
+    med = statistics.median(samples)
+    spread = (max(samples) - min(samples)) / 2 / med * 100 if med else 0.0
+    return dict(median=med, min=min(samples), max=max(samples),
+                spread_pct=spread, samples=samples)
+
+
+def ratios(results):
+    """{workload: {"X/asyncio_c": median(X) / median(asyncio_c)}}."""
+    out = {}
+    for name, per in results.items():
+        ref = per.get(REF)
+        if not ref or not ref["samples"]:
+            continue
+        m = statistics.median(ref["samples"])
+        out[name] = {f"{lp}/{REF}": statistics.median(r["samples"]) / m
+                     for lp, r in per.items()
+                     if lp != REF and r["samples"] and m}
+    return out
+
+
+def render_table(selected, loops, results, sizes, skipped):
+    """Text table: one row per workload, median per loop, then the ratios."""
+    others = [lp for lp in ("asyncio", "uvloop") if lp in loops]
+    head = ["workload", "n", "unit"] + list(loops)
+    if REF in loops:
+        head += [f"{lp}/{REF}" for lp in others]
+    rows = [head]
+    for wl in selected:
+        row = [wl.name, f"{wl.ops(sizes[wl.name]):,}", wl.unit]
+        cell = {}
+        for lp in loops:
+            if lp in skipped:
+                row.append("n/a")
+                continue
+            r = results[wl.name][lp]
+            if r["samples"]:
+                s = summarize(r["samples"])
+                cell[lp] = s["median"]
+                txt = fmt_value(s["median"])
+                if len(r["samples"]) > 1:
+                    txt += f" ±{s['spread_pct']:.0f}%"
+                if r["errors"]:
+                    txt += f" ({len(r['errors'])} err)"
+                row.append(txt)
+            else:
+                row.append("ERR" if r["errors"] else "n/a")
+        if REF in loops:
+            for lp in others:
+                if lp in cell and REF in cell and cell[REF]:
+                    row.append(f"{cell[lp] / cell[REF]:.2f}x")
+                else:
+                    row.append("n/a")
+        rows.append(row)
+    widths = [max(len(r[i]) for r in rows) for i in range(len(head))]
+    lines = []
+    for i, r in enumerate(rows):
+        cells = [r[0].ljust(widths[0])]
+        cells += [c.rjust(w) for c, w in zip(r[1:], widths[1:])]
+        lines.append("  ".join(cells))
+        if i == 0:
+            lines.append("  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+# -------------------------------------------------------------------- main
+
+def parse_args(argv):
+    p = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="workloads:\n" + "\n".join(
+            f"  {w.name:16} {w.size:>8,}  {w.unit:13} {w.doc}"
+            for w in workloads.WORKLOADS.values()))
+    p.add_argument("--reps", type=int, default=5,
+                   help="repetitions (one process each) per loop and workload "
+                        "(default 5)")
+    p.add_argument("--only", metavar="NAME[,NAME]",
+                   help="run only these workloads")
+    p.add_argument("--loops", metavar="LOOP[,LOOP]", default=",".join(LOOPS),
+                   help=f"loops to compare (default {','.join(LOOPS)})")
+    p.add_argument("--quick", action="store_true",
+                   help="small sizes and no warm-up: a smoke test, not a "
+                        "measurement")
+    p.add_argument("--json", metavar="FILE", help="also save the results here")
+    p.add_argument("--timeout", type=float, default=300,
+                   help="seconds before a child is given up (default 300)")
+    args = p.parse_args(argv)
+    if args.reps < 1:
+        p.error("--reps must be at least 1")
+    names = list(workloads.WORKLOADS)
+    if args.only:
+        want = [n.strip() for n in args.only.split(",") if n.strip()]
+        bad = [n for n in want if n not in workloads.WORKLOADS]
+        if bad:
+            p.error(f"unknown workload(s) {', '.join(bad)}; "
+                    f"choose from {', '.join(names)}")
+        names = [n for n in names if n in want]
+    args.selected = [workloads.WORKLOADS[n] for n in names]
+    loops = [lp.strip() for lp in args.loops.split(",") if lp.strip()]
+    bad = [lp for lp in loops if lp not in LOOPS]
+    if bad or not loops:
+        p.error(f"--loops: choose from {', '.join(LOOPS)}")
+    args.loop_list = [lp for lp in LOOPS if lp in loops]
+    return args
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    started = time.monotonic()
+    info = machine_info()
+    print(f"Python {info['python']}")
+    print(f"  {info['executable']}")
+    print(f"Machine: {info['cpu']}, {info['cores']} cores "
+          f"({info['usable_cores']} usable), {info['platform']}")
+    print(f"Load average at start: "
+          + " ".join(f"{x:.2f}" for x in info["loadavg"]))
+
+    # Which loops can run here, and what are they?
+    loops, facts, skipped = args.loop_list, {}, {}
+    for lp in loops:
+        f, err = probe(lp, args.timeout)
+        if err:
+            skipped[lp] = err
+        else:
+            facts[lp] = f
+    for lp, f in facts.items():
+        extra = ""
+        if "uvloop_version" in f:
+            extra = f" (uvloop {f['uvloop_version']})"
+        if lp == "asyncio_c":
+            extra = (" (ASYNCIO_C_STANDIN: extension not loaded)"
+                     if f.get("standin") else f" ({f.get('core_file')})")
+        print(f"  {lp:9}: loop {f['loop_type']}, task {f['task_type']}, "
+              f"future {f['future_type']}{extra}")
+    for lp, err in skipped.items():
+        print(f"  {lp:9}: n/a ({err.splitlines()[-1]})")
+    print(f"{args.reps} repetition(s), one process each"
+          f"{', QUICK sizes (smoke test)' if args.quick else ''}; "
+          f"medians shown\n", flush=True)
+
+    runnable = [lp for lp in loops if lp not in skipped]
+    sizes = {w.name: (w.quick_size if args.quick else w.size)
+             for w in args.selected}
+    results = {w.name: {lp: {"samples": [], "errors": [], "runs": []}
+                        for lp in runnable}
+               for w in args.selected}
+    total = args.reps * len(args.selected) * len(runnable)
+    tty = sys.stderr.isatty()
+    done = 0
+    for rep in range(args.reps):
+        for wl in args.selected:
+            for lp in runnable:
+                done += 1
+                if tty:
+                    print(f"\r[{done}/{total}] rep {rep + 1} {wl.name} {lp}"
+                          .ljust(60), end="", file=sys.stderr, flush=True)
+                cargs = [lp, wl.name, str(sizes[wl.name])]
+                if args.quick:
+                    cargs.append("--no-warmup")
+                out, err = run_child(cargs, args.timeout)
+                r = results[wl.name][lp]
+                if err:
+                    r["errors"].append(err)
+                    print(f"\n{wl.name} on {lp} failed: {err}",
+                          file=sys.stderr, flush=True)
+                else:
+                    r["samples"].append(out["value"])
+                    r["runs"].append(out)
+        if not tty:
+            print(f"repetition {rep + 1}/{args.reps} done", file=sys.stderr,
+                  flush=True)
+    if tty:
+        print("\r".ljust(61) + "\r", end="", file=sys.stderr, flush=True)
+
+    print(render_table(args.selected, loops, results, sizes, skipped))
+    print()
+    notes = []
+    if REF in runnable:
+        notes.append(f"X/{REF}: X's median over {REF}'s; above 1x means "
+                     f"{REF} is faster (bytes/task: smaller).")
+    if args.reps > 1:
+        notes.append("±: half the min..max range of the repetitions, in % "
+                     "of the median.")
+    if any(w.kind == "memory" for w in args.selected):
+        notes.append("bytes/task: RSS growth (/proc/self/statm) per pending "
+                     "task after its first step; lower is better.")
+    f = facts.get(REF)
+    if f and f.get("standin"):
+        notes.append(f"NOTE: ASYNCIO_C_STANDIN is in effect: {REF} ran "
+                     "asyncio's own C Future/Task (the extension is not "
+                     "loaded), so ~1x is expected.")
+    if f and f.get("base_event_loop"):
+        notes.append(f"NOTE: the {REF} column is asyncio_c's Task and Future "
+                     f"on asyncio's own event loop ({f['loop_type']} is an "
+                     "asyncio.BaseEventLoop): the C event loop is not in yet.")
+    for lp, err in skipped.items():
+        notes.append(f"{lp}: n/a, {err.splitlines()[-1]}")
+    errors = {}
+    for w, per in results.items():
+        for lp, r in per.items():
+            for e in r["errors"]:
+                errors[w, lp, e] = errors.get((w, lp, e), 0) + 1
+    for (w, lp, e), count in list(errors.items())[:10]:
+        times = f" ({count} times)" if count > 1 else ""
+        notes.append(f"ERROR {w} on {lp}{times}: {e}")
+    if len(errors) > 10:
+        notes.append(f"... and {len(errors) - 10} more errors (see --json)")
+    load = os.getloadavg()
+    if max(load[0], info["loadavg"][0]) > 0.75 * (info["usable_cores"] or 1):
+        notes.append(f"Machine was busy (load average {info['loadavg'][0]:.2f}"
+                     f" at start, {load[0]:.2f} at end, "
+                     f"{info['usable_cores']} cores): expect noisy timings.")
+    elapsed = time.monotonic() - started
+    notes.append(f"Total time {elapsed:.0f} s.")
+    print("\n".join(notes))
+
+    if args.json:
+        doc = dict(
+            machine=info,
+            loadavg_end=load,
+            reps=args.reps,
+            quick=args.quick,
+            elapsed_s=elapsed,
+            loops={lp: facts.get(lp, {"error": skipped.get(lp)})
+                   for lp in loops},
+            workloads={w.name: dict(size=sizes[w.name],
+                                    ops=w.ops(sizes[w.name]), unit=w.unit,
+                                    kind=w.kind, doc=w.doc)
+                       for w in args.selected},
+            results={w: {lp: dict(summarize(r["samples"]) if r["samples"]
+                                  else {}, errors=r["errors"], runs=r["runs"])
+                         for lp, r in per.items()}
+                     for w, per in results.items()},
+            ratios=ratios(results),
+        )
+        d = os.path.dirname(os.path.abspath(args.json))
+        os.makedirs(d, exist_ok=True)
+        with open(args.json, "w") as fp:
+            json.dump(doc, fp, indent=1)
+            fp.write("\n")
+        print(f"Saved {args.json}")
+    return 1 if errors else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,183 @@
+"""Benchmark workloads for bench/run.py.
+
+Each workload is a coroutine function taking one argument, its size ``n``.
+It runs on whatever loop the child process (bench/_child.py) made, and uses
+only the running loop's own ``create_future()`` / ``create_task()`` plus
+asyncio's public combinators, so the loop under test decides which Future
+and Task types are exercised.
+
+A workload returns one of:
+
+* ``None``: the child times the whole ``loop.run_until_complete()`` call;
+* ``Elapsed(seconds)``: the workload timed a section itself (the rest is
+  set-up or tear-down that must not count);
+* ``Bytes(nbytes)``: a memory measurement, not a time.
+
+The child divides the result by ``ops(n)`` and scales it to ``unit``.
+
+Memory method (``pending_bytes``): resident set size read from
+``/proc/self/statm`` (pages * page size), with tracemalloc off, taken
+right before the tasks are created and again after their first step ran
+(every task is then suspended on the shared future with its coroutine frame
+alive).  RSS sees everything the process really holds, including memory a C
+extension takes with plain ``malloc`` (which tracemalloc would miss) and
+memory freed during the pass but kept in pymalloc arenas (a genuine cost of
+spawning that many tasks at once).  The delta is hundreds of MB, so page
+granularity is noise; the runner starts a fresh process for every
+measurement so no earlier work has left reusable free arenas behind.
+"""
+import asyncio
+import os
+import time
+from collections import namedtuple
+
+__all__ = ["WORKLOADS", "Workload", "Elapsed", "Bytes", "rss_bytes"]
+
+
+class Elapsed(float):
+    """Seconds measured by the workload itself."""
+
+
+class Bytes(float):
+    """A memory measurement in bytes."""
+
+
+_PAGE = os.sysconf("SC_PAGE_SIZE")
+
+
+def rss_bytes():
+    """Resident set size of this process in bytes, from /proc/self/statm."""
+    with open("/proc/self/statm", "rb") as f:
+        return int(f.read().split()[1]) * _PAGE
+
+
+async def _noop():
+    return None
+
+
+# ---------------------------------------------------------------- workloads
+
+async def sleep0(n):
+    """One task yielding to the loop n times with ``await asyncio.sleep(0)``."""
+    sleep = asyncio.sleep
+    for _ in range(n):
+        await sleep(0)
+
+
+async def create_task(n):
+    """n times: create a task for a trivial coroutine and await it."""
+    loop = asyncio.get_running_loop()
+    create = loop.create_task
+    for _ in range(n):
+        await create(_noop())
+
+
+async def gather(n):
+    """``asyncio.gather`` of n trivial coroutines (each becomes a task)."""
+    await asyncio.gather(*[_noop() for _ in range(n)])
+
+
+async def future_pingpong(n):
+    """Two tasks hand control back and forth n times through fresh futures
+    from ``loop.create_future()`` (one round trip = two switches)."""
+    loop = asyncio.get_running_loop()
+    new = loop.create_future
+    ping = new()
+    pong = None
+
+    async def ponger():
+        nonlocal ping
+        for _ in range(n):
+            await ping
+            ping = new()        # made before pong is set: pinger is waiting
+            pong.set_result(None)
+
+    other = loop.create_task(ponger())
+    for _ in range(n):
+        pong = new()            # made before ping is set: ponger is waiting
+        ping.set_result(None)
+        await pong
+    await other
+
+
+TREE_WIDTH = 6
+
+
+async def _tree(depth):
+    if depth == 0:
+        return 1
+    counts = await asyncio.gather(*[_tree(depth - 1) for _ in range(TREE_WIDTH)])
+    return sum(counts)
+
+
+async def gather_tree(depth):
+    """Recursive gather, ``TREE_WIDTH`` wide and ``depth`` deep: every inner
+    node gathers TREE_WIDTH child coroutines (6 ** 6 = 46656 leaves)."""
+    leaves = await _tree(depth)
+    assert leaves == TREE_WIDTH ** depth, leaves
+
+
+async def _spawn(n, measure):
+    loop = asyncio.get_running_loop()
+    gate = loop.create_future()
+
+    async def waiter():
+        await gate
+
+    create = loop.create_task
+    before = measure()
+    tasks = [create(waiter()) for _ in range(n)]
+    # One pass of the loop: every new task was queued before this task's own
+    # wake-up, so when we resume, each has run up to ``await gate``.
+    await asyncio.sleep(0)
+    after = measure()
+    assert not gate.done() and not any(t.done() for t in tasks[:100])
+    # Tear down (not measured).  set_result queues every waiter's wake-up
+    # ahead of ours, so one more pass finishes them all.
+    gate.set_result(None)
+    await asyncio.sleep(0)
+    assert all(t.done() for t in tasks)
+    return after - before
+
+
+async def pending_spawn(n):
+    """Create n tasks that all await one shared future; timed: creation plus
+    the first scheduling pass (each task runs to its await)."""
+    return Elapsed(await _spawn(n, time.perf_counter))
+
+
+async def pending_bytes(n):
+    """Same as pending_spawn, but measures RSS growth per pending task
+    (see the module docstring for the method)."""
+    return Bytes(await _spawn(n, rss_bytes))
+
+
+# ----------------------------------------------------------------- registry
+
+Workload = namedtuple(
+    "Workload",
+    "name func size quick_size ops unit scale kind warmup doc")
+
+
+def _wl(func, size, quick_size, unit, *, ops=None, kind="time", warmup=True,
+        scale=None):
+    if scale is None:
+        scale = {"ns": 1e9, "us": 1e6, "ms": 1e3, "s": 1.0,
+                 "bytes": 1.0}[unit.split("/")[0]]
+    doc = " ".join((func.__doc__ or "").split())
+    return Workload(func.__name__, func, size, quick_size, ops or (lambda n: n),
+                    unit, scale, kind, warmup, doc)
+
+
+# Sizes: the default run (5 reps x 3 loops x 7 workloads, one process each)
+# must stay within ~3-4 minutes on the 2-core dev machine.
+WORKLOADS = {w.name: w for w in [
+    _wl(sleep0, 200_000, 10_000, "ns/op"),
+    _wl(create_task, 100_000, 5_000, "ns/op"),
+    _wl(gather, 100_000, 5_000, "ns/task"),
+    _wl(future_pingpong, 100_000, 5_000, "ns/roundtrip"),
+    _wl(gather_tree, 6, 4, "ns/leaf", ops=lambda d: TREE_WIDTH ** d),
+    _wl(pending_spawn, 200_000, 10_000, "ns/task"),
+    _wl(pending_bytes, 200_000, 20_000, "bytes/task", kind="memory",
+        warmup=False),
+]}
