@@ -1,0 +1,173 @@
+/* timerheap.c -- the 4-ary indexed min-heap of timerheap.h.
+ *
+ * Why 4-ary: a pop (the common operation: every timer that fires is popped)
+ * sifts down through log4(n) levels instead of log2(n), and the keys of the
+ * four children of a slot are adjacent in the array (96 bytes), so the extra
+ * comparisons per level are cheap.
+ * Sifting moves a "hole" instead of swapping, writing each moved entry (and
+ * its node's index) once. */
+#include "timerheap.h"
+
+#include <errno.h>
+#include <stdlib.h>
+
+#define ARITY 4
+
+typedef ac_timerheap_entry entry;
+
+/* Strict (deadline, seq) order; seqs are unique, so two entries never tie. */
+static inline int
+before(const entry *a, const entry *b)
+{
+    if (a->deadline != b->deadline) {
+        return a->deadline < b->deadline;
+    }
+    return a->seq < b->seq;
+}
+
+static inline void
+place(ac_timerheap *h, size_t i, const entry *e)
+{
+    h->entries[i] = *e;
+    e->node->index = i;
+}
+
+/* Moves e up from the hole at i until its parent is earlier. */
+static void
+sift_up(ac_timerheap *h, size_t i, const entry *e)
+{
+    while (i > 0) {
+        size_t parent = (i - 1) / ARITY;
+        if (!before(e, &h->entries[parent])) {
+            break;
+        }
+        place(h, i, &h->entries[parent]);
+        i = parent;
+    }
+    place(h, i, e);
+}
+
+/* Moves e down from the hole at i until no child is earlier. */
+static void
+sift_down(ac_timerheap *h, size_t i, const entry *e)
+{
+    size_t n = h->size;
+    for (;;) {
+        size_t first = i * ARITY + 1;
+        if (first >= n) {
+            break;
+        }
+        size_t last = first + ARITY < n ? first + ARITY : n;
+        size_t best = first;
+        for (size_t c = first + 1; c < last; c++) {
+            if (before(&h->entries[c], &h->entries[best])) {
+                best = c;
+            }
+        }
+        if (!before(&h->entries[best], e)) {
+            break;
+        }
+        place(h, i, &h->entries[best]);
+        i = best;
+    }
+    place(h, i, e);
+}
+
+static int
+resize(ac_timerheap *h, size_t cap)
+{
+    if (cap > SIZE_MAX / sizeof(entry)) {
+        return -ENOMEM;
+    }
+    entry *entries = realloc(h->entries, cap * sizeof(entry));
+    if (entries == NULL) {
+        return -ENOMEM;
+    }
+    h->entries = entries;
+    h->cap = cap;
+    return 0;
+}
+
+/* After a removal: halve the array when under a quarter full.  Halving (not
+ * fitting) leaves room to grow again without another realloc right away.  A
+ * failed shrink is harmless: the old array is kept. */
+static void
+maybe_shrink(ac_timerheap *h)
+{
+    if (h->cap > AC_TIMERHEAP_MIN_CAP && h->size < h->cap / 4) {
+        (void)resize(h, h->cap / 2);
+    }
+}
+
+void
+ac_timerheap_init(ac_timerheap *h)
+{
+    h->entries = NULL;
+    h->size = 0;
+    h->cap = 0;
+    h->next_seq = 0;
+}
+
+void
+ac_timerheap_free(ac_timerheap *h)
+{
+    free(h->entries);
+    h->entries = NULL;
+    h->size = 0;
+    h->cap = 0;
+}
+
+int
+ac_timerheap_push(ac_timerheap *h, ac_timer *t)
+{
+    if (t->index != AC_TIMER_DETACHED || t->deadline != t->deadline) {
+        return -EINVAL;
+    }
+    if (h->size == h->cap) {
+        size_t cap = h->cap != 0 ? h->cap * 2 : AC_TIMERHEAP_MIN_CAP;
+        if (cap < h->cap) {
+            return -ENOMEM;
+        }
+        int rc = resize(h, cap);
+        if (rc < 0) {
+            return rc;
+        }
+    }
+    t->seq = h->next_seq++;
+    entry e = {t->deadline, t->seq, t};
+    sift_up(h, h->size++, &e);
+    return 0;
+}
+
+ac_timer *
+ac_timerheap_pop(ac_timerheap *h)
+{
+    if (h->size == 0) {
+        return NULL;
+    }
+    ac_timer *top = h->entries[0].node;
+    (void)ac_timerheap_remove(h, top);
+    return top;
+}
+
+int
+ac_timerheap_remove(ac_timerheap *h, ac_timer *t)
+{
+    size_t i = t->index;
+    if (i >= h->size || h->entries[i].node != t) {
+        return -ENOENT;
+    }
+    t->index = AC_TIMER_DETACHED;
+    entry last = h->entries[--h->size];
+    if (i != h->size) {
+        /* The last entry fills the hole; it may belong above or below it. */
+        if (i > 0 && before(&last, &h->entries[(i - 1) / ARITY])) {
+            sift_up(h, i, &last);
+        }
+        else {
+            sift_down(h, i, &last);
+        }
+    }
+    maybe_shrink(h);
+    return 0;
+}
