@@ -621,12 +621,8 @@ Task_init(PyObject *self, PyObject *args, PyObject *kwds)
     if (ac_future_init(st, fut, loop) < 0) {
         return -1;
     }
-    if (fut->fut_source_tb != NULL && PyList_Check(fut->fut_source_tb)) {
-        Py_ssize_t n = PyList_GET_SIZE(fut->fut_source_tb);
-        if (n > 0 && PyList_SetSlice(fut->fut_source_tb, n - 1, n, NULL) < 0) {
-            return -1;
-        }
-    }
+    /* No frame to drop from _source_traceback: unlike asyncio's Python
+     * Task, no Python frame of ours is on the stack. */
     task->task_log_destroy_pending = 1;
     if (!PyCoro_CheckExact(coro)) {
         PyObject *r = PyObject_CallOneArg(st->iscoroutine, coro);
