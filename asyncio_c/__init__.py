@@ -7,8 +7,6 @@ Use it like uvloop:
     with asyncio.Runner(loop_factory=asyncio_c.new_event_loop): ...
     asyncio_c.install()                                            # policy
 
-Until the C loop lands, new_event_loop() returns asyncio's own selector loop
-whose futures and tasks are ours (see _loop.py).
 """
 import os as _os
 
@@ -31,6 +29,7 @@ Task = _core.Task
 
 from ._loop import (  # noqa: E402
     EventLoopPolicy,
+    Loop,
     install,
     new_event_loop,
     run,
@@ -40,6 +39,7 @@ from ._loop import (  # noqa: E402
 __all__ = [
     "Future",
     "Task",
+    "Loop",
     "task_factory",
     "new_event_loop",
     "run",

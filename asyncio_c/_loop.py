@@ -1,8 +1,7 @@
 """Entry points: new_event_loop, run, the event loop policy, task factories.
 
-Interim (foundation issue): the loop is asyncio's own selector loop, with our
-C Future from create_future() and our C Task from create_task().  The loop
-issue replaces _StockLoop with the C loop; the entry points stay.
+The loop is Loop: the C core in _core.Loop under asyncio's unix selector
+loop (see its docstring and docs/architecture.md).
 """
 import asyncio
 import sys
@@ -29,25 +28,31 @@ if sys.version_info >= (3, 12):
     eager_task_factory = create_eager_task_factory(_Task)
 
 
-class _StockLoop(asyncio.SelectorEventLoop):
-    """asyncio's selector loop, but its futures and tasks are asyncio_c's."""
+class Loop(_core.Loop, asyncio.unix_events.SelectorEventLoop):
+    """asyncio_c's event loop.
 
-    def create_future(self):
-        return _Future(loop=self)
+    Scheduling (call_soon/call_later/call_at, the ready queue, the timer
+    heap), polling (epoll, add_reader/add_writer), one iteration of the loop,
+    create_future and create_task are C (_core.Loop).  The rest is asyncio's
+    own unix selector loop running on that core, until each part is native.
+    """
 
-    def create_task(self, coro, *, name=None, context=None):
-        if self._task_factory is not None:
-            return super().create_task(coro, name=name, context=context)
-        self._check_closed()
-        task = _Task(coro, loop=self, name=name, context=context)
-        if task._source_traceback:
-            del task._source_traceback[-1]
-        return task
+    def close(self):
+        super().close()
+        self._ac_close()
+
+    def _ac_slow_callback(self, handle, dt):
+        asyncio.log.logger.warning(
+            'Executing %s took %.3f seconds',
+            asyncio.base_events._format_handle(handle), dt)
+
+
+_core._set_loop_class(Loop)
 
 
 def new_event_loop():
-    """A new event loop running asyncio_c's Task and Future."""
-    return _StockLoop()
+    """A new asyncio_c event loop."""
+    return Loop()
 
 
 def run(main, *, debug=None):

@@ -137,14 +137,20 @@ ac_future_init(ac_state *st, FutureObj *fut, PyObject *loop)
     }
     fut->fut_loop = loop;
 
-    PyObject *dbg = PyObject_CallMethodNoArgs(loop, st->s_get_debug);
-    if (dbg == NULL) {
-        return -1;
+    int is_debug;
+    if (ac_is_fast_loop(st, loop)) {
+        is_debug = ((LoopObj *)loop)->loop_debug;
     }
-    int is_debug = PyObject_IsTrue(dbg);
-    Py_DECREF(dbg);
-    if (is_debug < 0) {
-        return -1;
+    else {
+        PyObject *dbg = PyObject_CallMethodNoArgs(loop, st->s_get_debug);
+        if (dbg == NULL) {
+            return -1;
+        }
+        is_debug = PyObject_IsTrue(dbg);
+        Py_DECREF(dbg);
+        if (is_debug < 0) {
+            return -1;
+        }
     }
     if (is_debug) {
         fut->fut_source_tb = PyObject_CallNoArgs(st->extract_stack);

@@ -31,6 +31,13 @@ kwnames_of(const char *name)
     X(FutureType)                         \
     X(FutureIterType)                     \
     X(TaskType)                           \
+    X(HandleType)                         \
+    X(TimerHandleType)                    \
+    X(LoopType)                           \
+    X(loop_class)                         \
+    X(handle_repr)                        \
+    X(format_callback_source)             \
+    X(base_create_task)                   \
     X(CancelledError)                     \
     X(InvalidStateError)                  \
     X(get_event_loop)                     \
@@ -60,8 +67,16 @@ kwnames_of(const char *name)
     X(s_future)                           \
     X(s_task)                             \
     X(s_source_traceback)                 \
+    X(s_handle)                           \
+    X(s_run)                              \
+    X(s_cancelled)                        \
+    X(s_check_thread)                     \
+    X(s_check_callback)                   \
+    X(s_current_handle)                   \
+    X(s_slow_callback)                    \
     X(kw_context)                         \
-    X(kw_msg)
+    X(kw_msg)                             \
+    X(kw_loop_name_context)
 
 static int
 module_traverse(PyObject *mod, visitproc visit, void *arg)
@@ -113,9 +128,18 @@ module_exec(PyObject *mod)
     INTERN(s_future, "future");
     INTERN(s_task, "task");
     INTERN(s_source_traceback, "source_traceback");
+    INTERN(s_handle, "handle");
+    INTERN(s_run, "_run");
+    INTERN(s_cancelled, "_cancelled");
+    INTERN(s_check_thread, "_check_thread");
+    INTERN(s_check_callback, "_check_callback");
+    INTERN(s_current_handle, "_current_handle");
+    INTERN(s_slow_callback, "_ac_slow_callback");
 #undef INTERN
     if ((st->kw_context = kwnames_of("context")) == NULL ||
-        (st->kw_msg = kwnames_of("msg")) == NULL) {
+        (st->kw_msg = kwnames_of("msg")) == NULL ||
+        (st->kw_loop_name_context = Py_BuildValue("(sss)", "loop", "name",
+                                                  "context")) == NULL) {
         return -1;
     }
     PyObject *asyncio = PyImport_ImportModule("asyncio");
@@ -138,6 +162,14 @@ module_exec(PyObject *mod)
     LOOKUP(extract_stack, "traceback", "extract_stack");
     LOOKUP(current_tasks, "asyncio.tasks", "_current_tasks");
     LOOKUP(register_task, "asyncio.tasks", "_register_task");
+    LOOKUP(format_callback_source, "asyncio.format_helpers",
+           "_format_callback_source");
+    LOOKUP(base_create_task, "asyncio.base_events", "BaseEventLoop");
+    Py_SETREF(st->base_create_task,
+              PyObject_GetAttrString(st->base_create_task, "create_task"));
+    if (st->base_create_task == NULL) {
+        return -1;
+    }
 #if AC_HAVE_EAGER_TASKS
     LOOKUP(register_eager_task, "asyncio.tasks", "_register_eager_task");
     LOOKUP(unregister_eager_task, "asyncio.tasks", "_unregister_eager_task");
@@ -156,8 +188,34 @@ module_exec(PyObject *mod)
     if (ac_task_init_types(mod, st) < 0) {
         return -1;
     }
+    if (ac_handle_init_types(mod, st) < 0) {
+        return -1;
+    }
+    if (ac_loop_init_types(mod, st) < 0) {
+        return -1;
+    }
     return 0;
 }
+
+/* asyncio_c.Loop registers itself: loops of exactly that class take the
+ * C fast paths (a subclass may override call_soon & co. in Python). */
+static PyObject *
+set_loop_class(PyObject *mod, PyObject *cls)
+{
+    ac_state *st = PyModule_GetState(mod);
+    if (!PyType_Check(cls) ||
+        !PyType_IsSubtype((PyTypeObject *)cls, st->LoopType)) {
+        PyErr_SetString(PyExc_TypeError, "expected a subclass of _core.Loop");
+        return NULL;
+    }
+    Py_XSETREF(st->loop_class, Py_NewRef(cls));
+    Py_RETURN_NONE;
+}
+
+static PyMethodDef module_methods[] = {
+    {"_set_loop_class", set_loop_class, METH_O, NULL},
+    {NULL, NULL, 0, NULL},
+};
 
 static PyModuleDef_Slot module_slots[] = {
     {Py_mod_exec, module_exec},
@@ -170,6 +228,7 @@ PyModuleDef ac_moduledef = {
     .m_doc = "asyncio's Future and Task (and event loop) in C.",
     .m_size = sizeof(ac_state),
     .m_slots = module_slots,
+    .m_methods = module_methods,
     .m_traverse = module_traverse,
     .m_clear = module_clear,
     .m_free = module_free,

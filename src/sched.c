@@ -1,14 +1,16 @@
 /* sched.c -- how Future and Task hand work to an event loop.
  *
- * Today every loop is reached through its Python methods (call_soon,
- * call_exception_handler); this is the one place that will learn to push
- * straight into the C loop's ready queue. */
+ * asyncio_c's own loop is reached in C (no method lookup, no argument
+ * parsing); any other loop through its Python methods. */
 #include "state.h"
 
 int
 ac_call_soon(ac_state *st, PyObject *loop, PyObject *fn, PyObject *arg,
              PyObject *ctx)
 {
+    if (ac_is_fast_loop(st, loop)) {
+        return ac_loop_call_soon_internal(st, loop, fn, arg, ctx);
+    }
     PyObject *args[4];
     size_t n = 0;
     args[n++] = loop;

@@ -5,11 +5,22 @@
 
 #include "compat.h"
 #include <stdint.h>
+#include "poller.h"
+#include "readyq.h"
+#include "timerheap.h"
 
 typedef struct {
     PyTypeObject *FutureType;
     PyTypeObject *FutureIterType;
     PyTypeObject *TaskType;
+    PyTypeObject *HandleType;
+    PyTypeObject *TimerHandleType;
+    PyTypeObject *LoopType;         /* _core.Loop, the C base */
+    PyObject *loop_class;           /* asyncio_c.Loop, registered by the package:
+                                       exactly this class gets the fast paths */
+    PyObject *handle_repr;          /* module asyncio_c._handles, imported lazily */
+    PyObject *format_callback_source; /* format_helpers._format_callback_source */
+    PyObject *base_create_task;     /* asyncio.BaseEventLoop.create_task */
 
     /* asyncio objects, looked up once at import */
     PyObject *CancelledError;
@@ -43,8 +54,16 @@ typedef struct {
     PyObject *s_future;
     PyObject *s_task;
     PyObject *s_source_traceback;
+    PyObject *s_handle;
+    PyObject *s_run;
+    PyObject *s_cancelled;
+    PyObject *s_check_thread;
+    PyObject *s_check_callback;
+    PyObject *s_current_handle;
+    PyObject *s_slow_callback;
     PyObject *kw_context;           /* ("context",) */
     PyObject *kw_msg;               /* ("msg",) */
+    PyObject *kw_loop_name_context; /* ("loop", "name", "context") */
 
     uint64_t task_name_counter;
 } ac_state;
@@ -135,6 +154,80 @@ typedef struct {
 } TaskObj;
 
 int ac_task_init_types(PyObject *mod, ac_state *st);
+
+/* ---- Handle, TimerHandle (handle.c) ---- */
+
+typedef struct {
+    PyObject_HEAD
+    PyObject *h_callback;         /* NULL once cancelled */
+    PyObject *h_args;             /* tuple, or NULL (then h_arg1 is used) */
+    PyObject *h_arg1;             /* the one argument of an internal handle */
+    PyObject *h_context;
+    PyObject *h_loop;
+    PyObject *h_source_tb;
+    PyObject *h_repr;             /* kept at cancel() in debug mode */
+    PyObject *h_weakreflist;
+    char h_cancelled;
+} HandleObj;
+
+typedef struct {
+    HandleObj th_base;
+    double th_when;
+    ac_timer th_node;             /* in the loop's heap while scheduled; the
+                                     heap then owns a reference */
+} TimerHandleObj;
+
+int ac_handle_init_types(PyObject *mod, ac_state *st);
+PyObject *ac_handle_new(ac_state *st, PyObject *cb, PyObject *args,
+                        PyObject *arg1, PyObject *loop, PyObject *ctx);
+PyObject *ac_timerhandle_new(ac_state *st, double when, PyObject *cb,
+                             PyObject *args, PyObject *loop, PyObject *ctx);
+/* Runs the callback in its context; a raised exception goes to the loop's
+ * exception handler, except SystemExit/KeyboardInterrupt: -1, raised. */
+int ac_handle_run(ac_state *st, PyObject *handle);
+int ac_handle_cancel(ac_state *st, PyObject *handle);
+
+/* ---- Loop (loop.c) ---- */
+
+typedef struct {
+    PyObject *reader;             /* Handle or NULL */
+    PyObject *writer;
+} ac_watch;
+
+enum {
+    AC_READY_HANDLE = 1,          /* a: one of our Handles (owned) */
+    AC_READY_PYHANDLE,            /* a: any object with _run() and _cancelled */
+};
+
+typedef struct {
+    PyObject_HEAD
+    ac_readyq loop_ready;
+    ac_timerheap loop_timers;
+    ac_poller *loop_poller;
+    ac_watch *loop_watch;         /* indexed by fd */
+    int loop_nwatch;
+    PyObject *loop_thread_id;     /* None when not running */
+    PyObject *loop_task_factory;
+    double loop_clock_resolution;
+    char loop_closed;
+    char loop_debug;
+    char loop_stopping;
+} LoopObj;
+
+int ac_loop_init_types(PyObject *mod, ac_state *st);
+/* The heap entry of a cancelled TimerHandle is dropped (O(log n)). */
+void ac_loop_timer_cancelled(ac_state *st, PyObject *loop, PyObject *th);
+/* call_soon(fn, arg, context=ctx) on a loop of exactly asyncio_c.Loop. */
+int ac_loop_call_soon_internal(ac_state *st, PyObject *loop, PyObject *fn,
+                               PyObject *arg, PyObject *ctx);
+/* Push a ready handle (steals the reference). */
+int ac_loop_push_handle(LoopObj *loop, PyObject *handle);
+
+static inline int
+ac_is_fast_loop(ac_state *st, PyObject *loop)
+{
+    return st->loop_class != NULL && (PyObject *)Py_TYPE(loop) == st->loop_class;
+}
 
 /* ---- scheduling (sched.c) ---- */
 

@@ -1,0 +1,614 @@
+/* handle.c -- Handle and TimerHandle: what call_soon / call_later / call_at
+ * and add_reader / add_writer return, and what the loop's ready queue runs.
+ *
+ * A handle made internally for one argument (a future's done callback)
+ * keeps that argument inline and builds the `_args` tuple only if someone
+ * asks for it.  Repr is asyncio-shaped and lives in Python
+ * (asyncio_c/_handles.py): it is not hot. */
+#include "state.h"
+#include <structmember.h>
+
+#define H(o) ((HandleObj *)(o))
+#define TH(o) ((TimerHandleObj *)(o))
+
+static int
+handle_loop_debug(ac_state *st, PyObject *loop)
+{
+    if (loop != NULL && PyObject_TypeCheck(loop, st->LoopType)) {
+        return ((LoopObj *)loop)->loop_debug;
+    }
+    if (loop == NULL || loop == Py_None) {
+        return 0;
+    }
+    PyObject *r = PyObject_CallMethodNoArgs(loop, st->s_get_debug);
+    if (r == NULL) {
+        return -1;
+    }
+    int b = PyObject_IsTrue(r);
+    Py_DECREF(r);
+    return b;
+}
+
+/* Fill a fresh handle.  args: a tuple, or NULL with arg1 the single
+ * argument (or NULL for none).  ctx NULL or None: copy the current one. */
+static int
+handle_fill(ac_state *st, HandleObj *h, PyObject *cb, PyObject *args,
+            PyObject *arg1, PyObject *loop, PyObject *ctx)
+{
+    h->h_callback = Py_NewRef(cb);
+    h->h_args = Py_XNewRef(args);
+    h->h_arg1 = args == NULL ? Py_XNewRef(arg1) : NULL;
+    h->h_loop = Py_NewRef(loop);
+    if (ctx == NULL || ctx == Py_None) {
+        h->h_context = PyContext_CopyCurrent();
+        if (h->h_context == NULL) {
+            return -1;
+        }
+    }
+    else {
+        h->h_context = Py_NewRef(ctx);
+    }
+    int dbg = handle_loop_debug(st, loop);
+    if (dbg < 0) {
+        return -1;
+    }
+    if (dbg) {
+        h->h_source_tb = PyObject_CallNoArgs(st->extract_stack);
+        if (h->h_source_tb == NULL) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+PyObject *
+ac_handle_new(ac_state *st, PyObject *cb, PyObject *args, PyObject *arg1,
+              PyObject *loop, PyObject *ctx)
+{
+    HandleObj *h = PyObject_GC_New(HandleObj, st->HandleType);
+    if (h == NULL) {
+        return NULL;
+    }
+    memset((char *)h + sizeof(PyObject), 0,
+           sizeof(HandleObj) - sizeof(PyObject));
+    if (handle_fill(st, h, cb, args, arg1, loop, ctx) < 0) {
+        PyObject_GC_Track(h);
+        Py_DECREF(h);
+        return NULL;
+    }
+    PyObject_GC_Track(h);
+    return (PyObject *)h;
+}
+
+PyObject *
+ac_timerhandle_new(ac_state *st, double when, PyObject *cb, PyObject *args,
+                   PyObject *loop, PyObject *ctx)
+{
+    TimerHandleObj *t = PyObject_GC_New(TimerHandleObj, st->TimerHandleType);
+    if (t == NULL) {
+        return NULL;
+    }
+    memset((char *)t + sizeof(PyObject), 0,
+           sizeof(TimerHandleObj) - sizeof(PyObject));
+    ac_timer_init(&t->th_node, when, t);
+    t->th_when = when;
+    if (handle_fill(st, H(t), cb, args, NULL, loop, ctx) < 0) {
+        PyObject_GC_Track(t);
+        Py_DECREF(t);
+        return NULL;
+    }
+    PyObject_GC_Track(t);
+    return (PyObject *)t;
+}
+
+/* Report an exception raised by a callback, as asyncio's Handle._run. */
+static void
+handle_report(ac_state *st, HandleObj *h, PyObject *cb, PyObject *args,
+              PyObject *exc)
+{
+    PyObject *cbrepr = NULL, *msg = NULL, *context = NULL;
+    if (args == NULL) {
+        args = PyTuple_New(0);
+    }
+    else {
+        Py_INCREF(args);
+    }
+    if (args == NULL) {
+        goto error;
+    }
+    cbrepr = PyObject_CallFunctionObjArgs(st->format_callback_source, cb,
+                                          args, NULL);
+    if (cbrepr == NULL) {
+        goto error;
+    }
+    msg = PyUnicode_FromFormat("Exception in callback %U", cbrepr);
+    context = PyDict_New();
+    if (msg == NULL || context == NULL ||
+        PyDict_SetItem(context, st->s_message, msg) < 0 ||
+        PyDict_SetItem(context, st->s_exception, exc) < 0 ||
+        PyDict_SetItem(context, st->s_handle, (PyObject *)h) < 0) {
+        goto error;
+    }
+    if (h->h_source_tb != NULL && PyObject_IsTrue(h->h_source_tb) == 1 &&
+        PyDict_SetItem(context, st->s_source_traceback, h->h_source_tb) < 0) {
+        goto error;
+    }
+    ac_call_exception_handler(st, h->h_loop, context);
+    goto done;
+error:
+    PyErr_WriteUnraisable((PyObject *)h);
+done:
+    Py_XDECREF(args);
+    Py_XDECREF(cbrepr);
+    Py_XDECREF(msg);
+    Py_XDECREF(context);
+}
+
+int
+ac_handle_run(ac_state *st, PyObject *self)
+{
+    HandleObj *h = H(self);
+    PyObject *cb = h->h_callback, *args = h->h_args, *arg1 = h->h_arg1;
+    PyObject *ctx = h->h_context;
+    if (cb == NULL) {
+        return 0;  /* cancelled */
+    }
+    /* the callback may cancel its own handle: hold what we use */
+    Py_INCREF(cb);
+    Py_XINCREF(args);
+    Py_XINCREF(arg1);
+    Py_INCREF(ctx);
+    PyObject *res = NULL;
+    int rc = 0;
+    if (PyContext_Enter(ctx) == 0) {
+        if (args != NULL) {
+            res = PyObject_Vectorcall(cb, &PyTuple_GET_ITEM(args, 0),
+                                      PyTuple_GET_SIZE(args), NULL);
+        }
+        else if (arg1 != NULL) {
+            res = PyObject_Vectorcall(cb, &arg1, 1, NULL);
+        }
+        else {
+            res = PyObject_CallNoArgs(cb);
+        }
+        if (PyContext_Exit(ctx) < 0) {
+            Py_CLEAR(res);
+        }
+    }
+    if (res == NULL) {
+        PyObject *exc = ac_err_take();
+        if (PyErr_GivenExceptionMatches(exc, PyExc_SystemExit) ||
+            PyErr_GivenExceptionMatches(exc, PyExc_KeyboardInterrupt)) {
+            ac_err_give(exc);
+            rc = -1;
+        }
+        else {
+            PyObject *rargs = args != NULL ? Py_NewRef(args) :
+                arg1 != NULL ? PyTuple_Pack(1, arg1) : NULL;
+            if (rargs == NULL && arg1 != NULL) {
+                PyErr_Clear();
+            }
+            handle_report(st, h, cb, rargs, exc);
+            Py_XDECREF(rargs);
+            Py_DECREF(exc);
+        }
+    }
+    Py_XDECREF(res);
+    Py_DECREF(cb);
+    Py_XDECREF(args);
+    Py_XDECREF(arg1);
+    Py_DECREF(ctx);
+    return rc;
+}
+
+/* ---------------------------------------------------------------------
+ * cancel */
+
+int
+ac_handle_cancel(ac_state *st, PyObject *self)
+{
+    HandleObj *h = H(self);
+    if (h->h_cancelled) {
+        return 0;
+    }
+    h->h_cancelled = 1;
+    if (Py_IS_TYPE(self, st->TimerHandleType) || PyObject_TypeCheck(
+            self, st->TimerHandleType)) {
+        if (ac_timer_active(&TH(self)->th_node)) {
+            /* the heap's reference goes with the entry */
+            ac_loop_timer_cancelled(st, h->h_loop, self);
+        }
+    }
+    int dbg = handle_loop_debug(st, h->h_loop);
+    if (dbg < 0) {
+        return -1;
+    }
+    if (dbg) {
+        PyObject *r = PyObject_Repr(self);
+        if (r == NULL) {
+            return -1;
+        }
+        Py_XSETREF(h->h_repr, r);
+    }
+    Py_CLEAR(h->h_callback);
+    Py_CLEAR(h->h_args);
+    Py_CLEAR(h->h_arg1);
+    return 0;
+}
+
+/* ---------------------------------------------------------------------
+ * type machinery */
+
+static int
+Handle_traverse(PyObject *self, visitproc visit, void *arg)
+{
+    HandleObj *h = H(self);
+    Py_VISIT(Py_TYPE(self));
+    Py_VISIT(h->h_callback);
+    Py_VISIT(h->h_args);
+    Py_VISIT(h->h_arg1);
+    Py_VISIT(h->h_context);
+    Py_VISIT(h->h_loop);
+    Py_VISIT(h->h_source_tb);
+    Py_VISIT(h->h_repr);
+    return 0;
+}
+
+static int
+Handle_clear(PyObject *self)
+{
+    HandleObj *h = H(self);
+    Py_CLEAR(h->h_callback);
+    Py_CLEAR(h->h_args);
+    Py_CLEAR(h->h_arg1);
+    Py_CLEAR(h->h_context);
+    Py_CLEAR(h->h_loop);
+    Py_CLEAR(h->h_source_tb);
+    Py_CLEAR(h->h_repr);
+    return 0;
+}
+
+static void
+Handle_dealloc(PyObject *self)
+{
+    PyTypeObject *tp = Py_TYPE(self);
+    PyObject_GC_UnTrack(self);
+    if (H(self)->h_weakreflist != NULL) {
+        PyObject_ClearWeakRefs(self);
+    }
+    Handle_clear(self);
+    tp->tp_free(self);
+    Py_DECREF(tp);
+}
+
+/* Handle(callback, args, loop, context=None), as asyncio.Handle */
+static int
+Handle_init(PyObject *self, PyObject *args, PyObject *kwds)
+{
+    static char *kwlist[] = {"callback", "args", "loop", "context", NULL};
+    PyObject *cb, *cargs, *loop, *ctx = Py_None;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "OOO|O:Handle", kwlist,
+                                     &cb, &cargs, &loop, &ctx)) {
+        return -1;
+    }
+    Handle_clear(self);
+    PyObject *t = cargs == Py_None ? PyTuple_New(0) : PySequence_Tuple(cargs);
+    if (t == NULL) {
+        return -1;
+    }
+    int rc = handle_fill(AC_STATE_OF(self), H(self), cb, t, NULL, loop, ctx);
+    Py_DECREF(t);
+    return rc;
+}
+
+static int
+TimerHandle_init(PyObject *self, PyObject *args, PyObject *kwds)
+{
+    static char *kwlist[] = {"when", "callback", "args", "loop", "context",
+                             NULL};
+    double when;
+    PyObject *cb, *cargs, *loop, *ctx = Py_None;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "dOOO|O:TimerHandle", kwlist,
+                                     &when, &cb, &cargs, &loop, &ctx)) {
+        return -1;
+    }
+    if (ac_timer_active(&TH(self)->th_node)) {
+        PyErr_SetString(PyExc_RuntimeError, "TimerHandle is scheduled");
+        return -1;
+    }
+    Handle_clear(self);
+    PyObject *t = cargs == Py_None ? PyTuple_New(0) : PySequence_Tuple(cargs);
+    if (t == NULL) {
+        return -1;
+    }
+    ac_timer_init(&TH(self)->th_node, when, self);
+    TH(self)->th_when = when;
+    int rc = handle_fill(AC_STATE_OF(self), H(self), cb, t, NULL, loop, ctx);
+    Py_DECREF(t);
+    return rc;
+}
+
+static PyObject *
+Handle_cancel(PyObject *self, PyObject *unused)
+{
+    if (ac_handle_cancel(AC_STATE_OF(self), self) < 0) {
+        return NULL;
+    }
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+Handle_cancelled(PyObject *self, PyObject *unused)
+{
+    return PyBool_FromLong(H(self)->h_cancelled);
+}
+
+static PyObject *
+Handle_get_context(PyObject *self, PyObject *unused)
+{
+    PyObject *c = H(self)->h_context;
+    return Py_NewRef(c ? c : Py_None);
+}
+
+static PyObject *
+Handle_run(PyObject *self, PyObject *unused)
+{
+    if (ac_handle_run(AC_STATE_OF(self), self) < 0) {
+        return NULL;
+    }
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+Handle_repr(PyObject *self)
+{
+    ac_state *st = AC_STATE_OF(self);
+    if (H(self)->h_repr != NULL) {
+        return Py_NewRef(H(self)->h_repr);
+    }
+    if (st->handle_repr == NULL) {
+        st->handle_repr = PyImport_ImportModule("asyncio_c._handles");
+        if (st->handle_repr == NULL) {
+            return NULL;
+        }
+    }
+    return PyObject_CallMethod(st->handle_repr, "handle_repr", "O", self);
+}
+
+static PyObject *
+TimerHandle_when(PyObject *self, PyObject *unused)
+{
+    return PyFloat_FromDouble(TH(self)->th_when);
+}
+
+static Py_hash_t
+TimerHandle_hash(PyObject *self)
+{
+    PyObject *f = PyFloat_FromDouble(TH(self)->th_when);
+    if (f == NULL) {
+        return -1;
+    }
+    Py_hash_t h = PyObject_Hash(f);
+    Py_DECREF(f);
+    return h;
+}
+
+static PyObject *
+TimerHandle_richcompare(PyObject *a, PyObject *b, int op)
+{
+    ac_state *st = AC_STATE_OF(a);
+    if (!PyObject_TypeCheck(b, st->TimerHandleType)) {
+        Py_RETURN_NOTIMPLEMENTED;
+    }
+    double x = TH(a)->th_when, y = TH(b)->th_when;
+    switch (op) {
+    case Py_LT:
+        return PyBool_FromLong(x < y);
+    case Py_GT:
+        return PyBool_FromLong(x > y);
+    case Py_LE:
+    case Py_GE:
+    case Py_EQ:
+    case Py_NE: {
+        int eq = x == y && H(a)->h_cancelled == H(b)->h_cancelled;
+        if (eq) {
+            PyObject *ca = H(a)->h_callback ? H(a)->h_callback : Py_None;
+            PyObject *cb = H(b)->h_callback ? H(b)->h_callback : Py_None;
+            eq = PyObject_RichCompareBool(ca, cb, Py_EQ);
+            if (eq < 0) {
+                return NULL;
+            }
+            if (eq) {
+                PyObject *aa = PyObject_GetAttrString(a, "_args");
+                PyObject *ab = aa ? PyObject_GetAttrString(b, "_args") : NULL;
+                eq = ab ? PyObject_RichCompareBool(aa, ab, Py_EQ) : -1;
+                Py_XDECREF(aa);
+                Py_XDECREF(ab);
+                if (eq < 0) {
+                    return NULL;
+                }
+            }
+        }
+        if (op == Py_EQ) {
+            return PyBool_FromLong(eq);
+        }
+        if (op == Py_NE) {
+            return PyBool_FromLong(!eq);
+        }
+        return PyBool_FromLong(eq || (op == Py_LE ? x < y : x > y));
+    }
+    }
+    Py_RETURN_NOTIMPLEMENTED;
+}
+
+/* --- attributes asyncio's reprs and tests read --- */
+
+static PyObject *
+Handle_get_callback(PyObject *self, void *c)
+{
+    PyObject *v = H(self)->h_callback;
+    return Py_NewRef(v ? v : Py_None);
+}
+
+static PyObject *
+Handle_get_args(PyObject *self, void *c)
+{
+    HandleObj *h = H(self);
+    if (h->h_args == NULL && h->h_arg1 != NULL) {
+        h->h_args = PyTuple_Pack(1, h->h_arg1);
+        if (h->h_args == NULL) {
+            return NULL;
+        }
+        Py_CLEAR(h->h_arg1);
+    }
+    if (h->h_args == NULL) {
+        if (h->h_callback == NULL) {
+            Py_RETURN_NONE;
+        }
+        h->h_args = PyTuple_New(0);
+        if (h->h_args == NULL) {
+            return NULL;
+        }
+    }
+    return Py_NewRef(h->h_args);
+}
+
+static PyObject *
+Handle_get_cancelled_attr(PyObject *self, void *c)
+{
+    return PyBool_FromLong(H(self)->h_cancelled);
+}
+
+static PyObject *
+Handle_get_loop_attr(PyObject *self, void *c)
+{
+    PyObject *v = H(self)->h_loop;
+    return Py_NewRef(v ? v : Py_None);
+}
+
+static PyObject *
+Handle_get_source_tb(PyObject *self, void *c)
+{
+    PyObject *v = H(self)->h_source_tb;
+    return Py_NewRef(v ? v : Py_None);
+}
+
+static PyObject *
+Handle_get_repr_attr(PyObject *self, void *c)
+{
+    PyObject *v = H(self)->h_repr;
+    return Py_NewRef(v ? v : Py_None);
+}
+
+static PyObject *
+Handle_get_context_attr(PyObject *self, void *c)
+{
+    return Handle_get_context(self, NULL);
+}
+
+static PyObject *
+TimerHandle_get_when_attr(PyObject *self, void *c)
+{
+    return PyFloat_FromDouble(TH(self)->th_when);
+}
+
+static PyObject *
+TimerHandle_get_scheduled(PyObject *self, void *c)
+{
+    return PyBool_FromLong(ac_timer_active(&TH(self)->th_node));
+}
+
+static PyMethodDef Handle_methods[] = {
+    {"cancel", Handle_cancel, METH_NOARGS, "Cancel the callback."},
+    {"cancelled", Handle_cancelled, METH_NOARGS, "True if cancelled."},
+    {"get_context", Handle_get_context, METH_NOARGS,
+     "The context the callback runs in."},
+    {"_run", Handle_run, METH_NOARGS, "Run the callback now."},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyGetSetDef Handle_getset[] = {
+    {"_callback", Handle_get_callback, NULL, NULL, NULL},
+    {"_args", Handle_get_args, NULL, NULL, NULL},
+    {"_cancelled", Handle_get_cancelled_attr, NULL, NULL, NULL},
+    {"_loop", Handle_get_loop_attr, NULL, NULL, NULL},
+    {"_source_traceback", Handle_get_source_tb, NULL, NULL, NULL},
+    {"_repr", Handle_get_repr_attr, NULL, NULL, NULL},
+    {"_context", Handle_get_context_attr, NULL, NULL, NULL},
+    {NULL, NULL, NULL, NULL, NULL},
+};
+
+static PyMemberDef Handle_members[] = {
+    {"__weaklistoffset__", T_PYSSIZET, offsetof(HandleObj, h_weakreflist),
+     READONLY, NULL},
+    {NULL, 0, 0, 0, NULL},
+};
+
+static PyType_Slot Handle_slots[] = {
+    {Py_tp_doc, "asyncio.Handle, implemented in C by asyncio_c."},
+    {Py_tp_dealloc, Handle_dealloc},
+    {Py_tp_traverse, Handle_traverse},
+    {Py_tp_clear, Handle_clear},
+    {Py_tp_repr, Handle_repr},
+    {Py_tp_init, Handle_init},
+    {Py_tp_new, PyType_GenericNew},
+    {Py_tp_methods, Handle_methods},
+    {Py_tp_getset, Handle_getset},
+    {Py_tp_members, Handle_members},
+    {0, NULL},
+};
+
+static PyType_Spec Handle_spec = {
+    .name = "asyncio_c._core.Handle",
+    .basicsize = sizeof(HandleObj),
+    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE | Py_TPFLAGS_HAVE_GC,
+    .slots = Handle_slots,
+};
+
+static PyMethodDef TimerHandle_methods[] = {
+    {"when", TimerHandle_when, METH_NOARGS,
+     "The absolute time (loop.time()) the callback is due."},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyGetSetDef TimerHandle_getset[] = {
+    {"_when", TimerHandle_get_when_attr, NULL, NULL, NULL},
+    {"_scheduled", TimerHandle_get_scheduled, NULL, NULL, NULL},
+    {NULL, NULL, NULL, NULL, NULL},
+};
+
+static PyType_Slot TimerHandle_slots[] = {
+    {Py_tp_doc, "asyncio.TimerHandle, implemented in C by asyncio_c."},
+    {Py_tp_init, TimerHandle_init},
+    {Py_tp_traverse, Handle_traverse},
+    {Py_tp_clear, Handle_clear},
+    {Py_tp_methods, TimerHandle_methods},
+    {Py_tp_getset, TimerHandle_getset},
+    {Py_tp_hash, TimerHandle_hash},
+    {Py_tp_richcompare, TimerHandle_richcompare},
+    {0, NULL},
+};
+
+static PyType_Spec TimerHandle_spec = {
+    .name = "asyncio_c._core.TimerHandle",
+    .basicsize = sizeof(TimerHandleObj),
+    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE | Py_TPFLAGS_HAVE_GC,
+    .slots = TimerHandle_slots,
+};
+
+int
+ac_handle_init_types(PyObject *mod, ac_state *st)
+{
+    st->HandleType = (PyTypeObject *)PyType_FromModuleAndSpec(
+        mod, &Handle_spec, NULL);
+    if (st->HandleType == NULL || PyModule_AddType(mod, st->HandleType) < 0) {
+        return -1;
+    }
+    st->TimerHandleType = (PyTypeObject *)PyType_FromModuleAndSpec(
+        mod, &TimerHandle_spec, (PyObject *)st->HandleType);
+    if (st->TimerHandleType == NULL ||
+        PyModule_AddType(mod, st->TimerHandleType) < 0) {
+        return -1;
+    }
+    return 0;
+}

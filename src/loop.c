@@ -1,0 +1,1006 @@
+/* loop.c -- _core.Loop: the C core of asyncio_c's event loop.
+ *
+ * Owns the ready queue (a ring of C records), the timer heap (TimerHandles,
+ * cancelled in O(log n)) and the epoll poller with its fd -> reader/writer
+ * table, and runs one iteration of the loop (_run_once) with the GIL
+ * released around epoll_wait.  The Python class asyncio_c.Loop puts this
+ * type first in its bases, before asyncio's unix selector loop, so the
+ * scheduling core here replaces asyncio's while everything not yet native
+ * (run_forever's bookkeeping, signals, executor, sockets, subprocesses)
+ * is asyncio's own code running on top of it.  The attributes that code
+ * reads and writes (_closed, _debug, _stopping, _thread_id,
+ * _clock_resolution, _task_factory) are C fields behind data descriptors. */
+#include "state.h"
+#include <errno.h>
+#include <math.h>
+#include <time.h>
+
+#define L(o) ((LoopObj *)(o))
+#define AC_MAX_EVENTS 256
+#define AC_MAX_SELECT_TIMEOUT (24.0 * 3600.0)
+
+static inline double
+mono_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static int
+check_closed(LoopObj *self)
+{
+    if (self->loop_closed) {
+        PyErr_SetString(PyExc_RuntimeError, "Event loop is closed");
+        return -1;
+    }
+    return 0;
+}
+
+static PyObject *
+errno_error(int neg_errno)
+{
+    errno = -neg_errno;
+    return PyErr_SetFromErrno(PyExc_OSError);
+}
+
+int
+ac_loop_push_handle(LoopObj *loop, PyObject *handle)
+{
+    if (ac_readyq_push(&loop->loop_ready, AC_READY_HANDLE, handle, NULL,
+                       NULL) < 0) {
+        Py_DECREF(handle);
+        PyErr_NoMemory();
+        return -1;
+    }
+    return 0;
+}
+
+void
+ac_loop_timer_cancelled(ac_state *st, PyObject *loop, PyObject *th)
+{
+    if (loop == NULL || !PyObject_TypeCheck(loop, st->LoopType)) {
+        return;
+    }
+    TimerHandleObj *t = (TimerHandleObj *)th;
+    if (ac_timerheap_remove(&L(loop)->loop_timers, &t->th_node) == 0) {
+        Py_DECREF(th);  /* the heap's reference; the caller holds another */
+    }
+}
+
+/* The value of a `context=` keyword in a vectorcall, or NULL; -1 on a bad
+ * keyword. */
+static int
+parse_context_kw(const char *fname, PyObject *kwnames, PyObject *const *kwvals,
+                 PyObject **ctx)
+{
+    *ctx = NULL;
+    if (kwnames == NULL) {
+        return 0;
+    }
+    Py_ssize_t n = PyTuple_GET_SIZE(kwnames);
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *k = PyTuple_GET_ITEM(kwnames, i);
+        if (PyUnicode_CompareWithASCIIString(k, "context") != 0) {
+            PyErr_Format(PyExc_TypeError,
+                         "%s() got an unexpected keyword argument '%U'",
+                         fname, k);
+            return -1;
+        }
+        *ctx = kwvals[i];
+    }
+    return 0;
+}
+
+/* In debug mode, asyncio's _check_thread and _check_callback. */
+static int
+debug_checks(ac_state *st, LoopObj *self, PyObject *cb, const char *method,
+             int check_thread)
+{
+    if (!self->loop_debug) {
+        return 0;
+    }
+    PyObject *r;
+    if (check_thread) {
+        r = PyObject_CallMethodNoArgs((PyObject *)self, st->s_check_thread);
+        if (r == NULL) {
+            return -1;
+        }
+        Py_DECREF(r);
+    }
+    r = PyObject_CallMethod((PyObject *)self, "_check_callback", "Os", cb,
+                            method);
+    if (r == NULL) {
+        return -1;
+    }
+    Py_DECREF(r);
+    return 0;
+}
+
+static PyObject *
+tuple_of(PyObject *const *items, Py_ssize_t n)
+{
+    PyObject *t = PyTuple_New(n);
+    if (t == NULL) {
+        return NULL;
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyTuple_SET_ITEM(t, i, Py_NewRef(items[i]));
+    }
+    return t;
+}
+
+/* A Handle for cb(*args) pushed to the ready queue; new reference. */
+static PyObject *
+loop_call_soon(ac_state *st, LoopObj *self, PyObject *cb,
+               PyObject *const *args, Py_ssize_t nargs, PyObject *ctx)
+{
+    PyObject *targs = NULL, *arg1 = NULL;
+    if (nargs == 1) {
+        arg1 = args[0];
+    }
+    else if (nargs > 1) {
+        targs = tuple_of(args, nargs);
+        if (targs == NULL) {
+            return NULL;
+        }
+    }
+    PyObject *h = ac_handle_new(st, cb, targs, arg1, (PyObject *)self, ctx);
+    Py_XDECREF(targs);
+    if (h == NULL) {
+        return NULL;
+    }
+    if (ac_loop_push_handle(self, Py_NewRef(h)) < 0) {
+        Py_DECREF(h);
+        return NULL;
+    }
+    return h;
+}
+
+/* sched.c's fast path: loop.call_soon(fn, arg, context=ctx) on our loop. */
+int
+ac_loop_call_soon_internal(ac_state *st, PyObject *loop, PyObject *fn,
+                           PyObject *arg, PyObject *ctx)
+{
+    LoopObj *self = L(loop);
+    if (check_closed(self) < 0) {
+        return -1;
+    }
+    if (self->loop_debug && debug_checks(st, self, fn, "call_soon", 1) < 0) {
+        return -1;
+    }
+    PyObject *h = loop_call_soon(st, self, fn, arg ? &arg : NULL,
+                                 arg ? 1 : 0, ctx);
+    if (h == NULL) {
+        return -1;
+    }
+    Py_DECREF(h);
+    return 0;
+}
+
+/* ---------------------------------------------------------------------
+ * scheduling methods */
+
+static PyObject *
+Loop_call_soon(PyObject *op, PyObject *const *args, size_t nargsf,
+               PyObject *kwnames)
+{
+    LoopObj *self = L(op);
+    ac_state *st = AC_STATE_OF(op);
+    Py_ssize_t nargs = PyVectorcall_NARGS(nargsf);
+    PyObject *ctx;
+    if (parse_context_kw("call_soon", kwnames, args + nargs, &ctx) < 0) {
+        return NULL;
+    }
+    if (nargs < 1) {
+        PyErr_SetString(PyExc_TypeError,
+                        "call_soon() missing 1 required positional argument: "
+                        "'callback'");
+        return NULL;
+    }
+    if (check_closed(self) < 0 ||
+        debug_checks(st, self, args[0], "call_soon", 1) < 0) {
+        return NULL;
+    }
+    return loop_call_soon(st, self, args[0], args + 1, nargs - 1, ctx);
+}
+
+/* _call_soon(callback, args, context): what asyncio's own Python code
+ * (call_soon_threadsafe) calls. */
+static PyObject *
+Loop__call_soon(PyObject *op, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 3) {
+        PyErr_SetString(PyExc_TypeError,
+                        "_call_soon() takes 3 arguments (callback, args, "
+                        "context)");
+        return NULL;
+    }
+    PyObject *cargs = PySequence_Tuple(args[1]);
+    if (cargs == NULL) {
+        return NULL;
+    }
+    PyObject *r = loop_call_soon(AC_STATE_OF(op), L(op), args[0],
+                                 &PyTuple_GET_ITEM(cargs, 0),
+                                 PyTuple_GET_SIZE(cargs), args[2]);
+    Py_DECREF(cargs);
+    return r;
+}
+
+static PyObject *
+loop_call_at(ac_state *st, LoopObj *self, double when, PyObject *cb,
+             PyObject *const *args, Py_ssize_t nargs, PyObject *ctx,
+             const char *method)
+{
+    if (isnan(when)) {
+        PyErr_SetString(PyExc_ValueError, "the time of a timer cannot be NaN");
+        return NULL;
+    }
+    if (check_closed(self) < 0 ||
+        debug_checks(st, self, cb, method, 1) < 0) {
+        return NULL;
+    }
+    PyObject *targs = tuple_of(args, nargs);
+    if (targs == NULL) {
+        return NULL;
+    }
+    PyObject *th = ac_timerhandle_new(st, when, cb, targs, (PyObject *)self,
+                                      ctx);
+    Py_DECREF(targs);
+    if (th == NULL) {
+        return NULL;
+    }
+    int rc = ac_timerheap_push(&self->loop_timers,
+                               &((TimerHandleObj *)th)->th_node);
+    if (rc < 0) {
+        Py_DECREF(th);
+        return rc == -ENOMEM ? PyErr_NoMemory() : errno_error(rc);
+    }
+    Py_INCREF(th);  /* the heap's reference */
+    return th;
+}
+
+static PyObject *
+Loop_call_at(PyObject *op, PyObject *const *args, size_t nargsf,
+             PyObject *kwnames)
+{
+    Py_ssize_t nargs = PyVectorcall_NARGS(nargsf);
+    PyObject *ctx;
+    if (parse_context_kw("call_at", kwnames, args + nargs, &ctx) < 0) {
+        return NULL;
+    }
+    if (nargs < 2) {
+        PyErr_SetString(PyExc_TypeError,
+                        "call_at() missing required positional arguments: "
+                        "'when' and 'callback'");
+        return NULL;
+    }
+    if (args[0] == Py_None) {
+        PyErr_SetString(PyExc_TypeError, "when cannot be None");
+        return NULL;
+    }
+    double when = PyFloat_AsDouble(args[0]);
+    if (when == -1.0 && PyErr_Occurred()) {
+        return NULL;
+    }
+    return loop_call_at(AC_STATE_OF(op), L(op), when, args[1], args + 2,
+                        nargs - 2, ctx, "call_at");
+}
+
+static PyObject *
+Loop_call_later(PyObject *op, PyObject *const *args, size_t nargsf,
+                PyObject *kwnames)
+{
+    Py_ssize_t nargs = PyVectorcall_NARGS(nargsf);
+    PyObject *ctx;
+    if (parse_context_kw("call_later", kwnames, args + nargs, &ctx) < 0) {
+        return NULL;
+    }
+    if (nargs < 2) {
+        PyErr_SetString(PyExc_TypeError,
+                        "call_later() missing required positional arguments: "
+                        "'delay' and 'callback'");
+        return NULL;
+    }
+    if (args[0] == Py_None) {
+        PyErr_SetString(PyExc_TypeError, "delay must not be None");
+        return NULL;
+    }
+    double delay = PyFloat_AsDouble(args[0]);
+    if (delay == -1.0 && PyErr_Occurred()) {
+        return NULL;
+    }
+    return loop_call_at(AC_STATE_OF(op), L(op), mono_now() + delay, args[1],
+                        args + 2, nargs - 2, ctx, "call_later");
+}
+
+static PyObject *
+Loop_add_callback(PyObject *op, PyObject *handle)
+{
+    ac_state *st = AC_STATE_OF(op);
+    uintptr_t kind;
+    if (Py_IS_TYPE(handle, st->HandleType) ||
+        Py_IS_TYPE(handle, st->TimerHandleType)) {
+        if (((HandleObj *)handle)->h_cancelled) {
+            Py_RETURN_NONE;
+        }
+        kind = AC_READY_HANDLE;
+    }
+    else {
+        PyObject *c = PyObject_GetAttr(handle, st->s_cancelled);
+        int b = c == NULL ? -1 : PyObject_IsTrue(c);
+        Py_XDECREF(c);
+        if (b < 0) {
+            return NULL;
+        }
+        if (b) {
+            Py_RETURN_NONE;
+        }
+        kind = AC_READY_PYHANDLE;
+    }
+    if (ac_readyq_push(&L(op)->loop_ready, kind, Py_NewRef(handle), NULL,
+                       NULL) < 0) {
+        Py_DECREF(handle);
+        return PyErr_NoMemory();
+    }
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+Loop_time(PyObject *op, PyObject *unused)
+{
+    return PyFloat_FromDouble(mono_now());
+}
+
+static PyObject *
+Loop_get_debug_meth(PyObject *op, PyObject *unused)
+{
+    return PyBool_FromLong(L(op)->loop_debug);
+}
+
+static PyObject *
+Loop_is_running(PyObject *op, PyObject *unused)
+{
+    return PyBool_FromLong(L(op)->loop_thread_id != Py_None);
+}
+
+static PyObject *
+Loop_is_closed(PyObject *op, PyObject *unused)
+{
+    return PyBool_FromLong(L(op)->loop_closed);
+}
+
+/* ---------------------------------------------------------------------
+ * readers and writers */
+
+static int
+watch_reserve(LoopObj *self, int fd)
+{
+    if (fd < self->loop_nwatch) {
+        return 0;
+    }
+    int n = self->loop_nwatch ? self->loop_nwatch : 64;
+    while (n <= fd) {
+        n *= 2;
+    }
+    ac_watch *w = PyMem_Realloc(self->loop_watch, (size_t)n * sizeof(ac_watch));
+    if (w == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    memset(w + self->loop_nwatch, 0,
+           (size_t)(n - self->loop_nwatch) * sizeof(ac_watch));
+    self->loop_watch = w;
+    self->loop_nwatch = n;
+    return 0;
+}
+
+static unsigned
+watch_mask(const ac_watch *w)
+{
+    return (w->reader ? AC_POLL_READ : 0) | (w->writer ? AC_POLL_WRITE : 0);
+}
+
+/* Register cb(*args) for fd readiness (which = READ or WRITE). */
+static PyObject *
+loop_add_watch(PyObject *op, PyObject *const *args, Py_ssize_t nargs,
+               unsigned which, const char *fname)
+{
+    LoopObj *self = L(op);
+    ac_state *st = AC_STATE_OF(op);
+    if (nargs < 2) {
+        PyErr_Format(PyExc_TypeError,
+                     "%s() missing required arguments: 'fd' and 'callback'",
+                     fname);
+        return NULL;
+    }
+    if (check_closed(self) < 0) {
+        return NULL;
+    }
+    int fd = PyObject_AsFileDescriptor(args[0]);
+    if (fd < 0) {
+        return NULL;
+    }
+    PyObject *targs = tuple_of(args + 2, nargs - 2);
+    if (targs == NULL) {
+        return NULL;
+    }
+    PyObject *h = ac_handle_new(st, args[1], targs, NULL, op, Py_None);
+    Py_DECREF(targs);
+    if (h == NULL || watch_reserve(self, fd) < 0) {
+        Py_XDECREF(h);
+        return NULL;
+    }
+    ac_watch *w = &self->loop_watch[fd];
+    unsigned mask = watch_mask(w) | which;
+    int rc = ac_poller_set(self->loop_poller, fd, mask, NULL);
+    if (rc < 0) {
+        Py_DECREF(h);
+        return errno_error(rc);
+    }
+    PyObject **slot = which == AC_POLL_READ ? &w->reader : &w->writer;
+    PyObject *old = *slot;
+    *slot = Py_NewRef(h);
+    if (old != NULL) {
+        int crc = ac_handle_cancel(st, old);
+        Py_DECREF(old);
+        if (crc < 0) {
+            Py_DECREF(h);
+            return NULL;
+        }
+    }
+    return h;
+}
+
+/* 1 if a callback was registered (now removed and cancelled), 0 if not. */
+static int
+loop_remove_watch(LoopObj *self, ac_state *st, int fd, unsigned which)
+{
+    if (self->loop_closed || fd < 0 || fd >= self->loop_nwatch) {
+        return 0;
+    }
+    ac_watch *w = &self->loop_watch[fd];
+    PyObject **slot = which == AC_POLL_READ ? &w->reader : &w->writer;
+    PyObject *h = *slot;
+    if (h == NULL) {
+        return 0;
+    }
+    *slot = NULL;
+    /* an fd closed behind our back is already out of the kernel set */
+    (void)ac_poller_set(self->loop_poller, fd, watch_mask(w), NULL);
+    int rc = ac_handle_cancel(st, h);
+    Py_DECREF(h);
+    return rc < 0 ? -1 : 1;
+}
+
+static PyObject *
+loop_remove_watch_meth(PyObject *op, PyObject *fdobj, unsigned which)
+{
+    if (L(op)->loop_closed) {
+        Py_RETURN_FALSE;
+    }
+    int fd = PyObject_AsFileDescriptor(fdobj);
+    if (fd < 0) {
+        return NULL;
+    }
+    int r = loop_remove_watch(L(op), AC_STATE_OF(op), fd, which);
+    if (r < 0) {
+        return NULL;
+    }
+    return PyBool_FromLong(r);
+}
+
+static PyObject *
+Loop_add_reader(PyObject *op, PyObject *const *args, Py_ssize_t nargs)
+{
+    return loop_add_watch(op, args, nargs, AC_POLL_READ, "_add_reader");
+}
+
+static PyObject *
+Loop_add_writer(PyObject *op, PyObject *const *args, Py_ssize_t nargs)
+{
+    return loop_add_watch(op, args, nargs, AC_POLL_WRITE, "_add_writer");
+}
+
+static PyObject *
+Loop_remove_reader(PyObject *op, PyObject *fd)
+{
+    return loop_remove_watch_meth(op, fd, AC_POLL_READ);
+}
+
+static PyObject *
+Loop_remove_writer(PyObject *op, PyObject *fd)
+{
+    return loop_remove_watch_meth(op, fd, AC_POLL_WRITE);
+}
+
+/* ---------------------------------------------------------------------
+ * one iteration */
+
+static int
+run_ready_entry(ac_state *st, LoopObj *self, ac_ready *r)
+{
+    PyObject *obj = (PyObject *)r->a;
+    int rc = 0;
+    if (r->kind == AC_READY_HANDLE) {
+        if (((HandleObj *)obj)->h_cancelled) {
+            Py_DECREF(obj);
+            return 0;
+        }
+        if (!self->loop_debug) {
+            rc = ac_handle_run(st, obj);
+            Py_DECREF(obj);
+            return rc;
+        }
+    }
+    else {
+        PyObject *c = PyObject_GetAttr(obj, st->s_cancelled);
+        int b = c == NULL ? -1 : PyObject_IsTrue(c);
+        Py_XDECREF(c);
+        if (b != 0) {
+            Py_DECREF(obj);
+            return b < 0 ? -1 : 0;
+        }
+        if (!self->loop_debug) {
+            PyObject *res = PyObject_CallMethodNoArgs(obj, st->s_run);
+            Py_DECREF(obj);
+            Py_XDECREF(res);
+            return res == NULL ? -1 : 0;
+        }
+    }
+    /* debug mode: asyncio's slow-callback report, and _current_handle */
+    PyObject *me = (PyObject *)self;
+    if (PyObject_SetAttr(me, st->s_current_handle, obj) < 0) {
+        Py_DECREF(obj);
+        return -1;
+    }
+    double t0 = mono_now();
+    if (r->kind == AC_READY_HANDLE) {
+        rc = ac_handle_run(st, obj);
+    }
+    else {
+        PyObject *res = PyObject_CallMethodNoArgs(obj, st->s_run);
+        rc = res == NULL ? -1 : 0;
+        Py_XDECREF(res);
+    }
+    double dt = mono_now() - t0;
+    PyObject *err = rc < 0 ? ac_err_take() : NULL;
+    if (rc == 0) {
+        PyObject *lim = PyObject_GetAttrString(me, "slow_callback_duration");
+        double limit = lim ? PyFloat_AsDouble(lim) : -1.0;
+        Py_XDECREF(lim);
+        if (PyErr_Occurred()) {
+            rc = -1;
+            err = ac_err_take();
+        }
+        else if (dt >= limit) {
+            PyObject *res = PyObject_CallMethod(me, "_ac_slow_callback", "Od",
+                                                obj, dt);
+            if (res == NULL) {
+                rc = -1;
+                err = ac_err_take();
+            }
+            Py_XDECREF(res);
+        }
+    }
+    if (PyObject_SetAttr(me, st->s_current_handle, Py_None) < 0) {
+        PyErr_WriteUnraisable(me);
+    }
+    Py_DECREF(obj);
+    ac_err_give(err);
+    return rc;
+}
+
+static void
+push_watch_event(LoopObj *self, ac_state *st, int fd, unsigned which)
+{
+    if (fd >= self->loop_nwatch) {
+        return;
+    }
+    ac_watch *w = &self->loop_watch[fd];
+    PyObject *h = which == AC_POLL_READ ? w->reader : w->writer;
+    if (h == NULL) {
+        return;
+    }
+    if (((HandleObj *)h)->h_cancelled) {
+        if (loop_remove_watch(self, st, fd, which) < 0) {
+            PyErr_WriteUnraisable((PyObject *)self);
+        }
+        return;
+    }
+    if (ac_loop_push_handle(self, Py_NewRef(h)) < 0) {
+        PyErr_WriteUnraisable((PyObject *)self);
+    }
+}
+
+static PyObject *
+Loop_run_once(PyObject *op, PyObject *unused)
+{
+    LoopObj *self = L(op);
+    ac_state *st = AC_STATE_OF(op);
+    ac_poll_event events[AC_MAX_EVENTS];
+
+    if (self->loop_poller == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "Event loop is closed");
+        return NULL;
+    }
+    int timeout_ms;
+    ac_timer *top = ac_timerheap_peek(&self->loop_timers);
+    if (ac_readyq_len(&self->loop_ready) > 0 || self->loop_stopping) {
+        timeout_ms = 0;
+    }
+    else if (top != NULL) {
+        double dt = top->deadline - mono_now();
+        if (dt > AC_MAX_SELECT_TIMEOUT) {
+            dt = AC_MAX_SELECT_TIMEOUT;
+        }
+        timeout_ms = ac_poller_timeout_ms(dt);
+    }
+    else {
+        timeout_ms = -1;
+    }
+
+    int n;
+    ac_poller *poller = self->loop_poller;
+    Py_BEGIN_ALLOW_THREADS
+    n = ac_poller_wait(poller, timeout_ms, events, AC_MAX_EVENTS);
+    Py_END_ALLOW_THREADS
+    if (n == -EINTR) {
+        /* run Python's signal handlers (KeyboardInterrupt starts here) */
+        if (PyErr_CheckSignals() < 0) {
+            return NULL;
+        }
+        n = 0;
+    }
+    else if (n < 0) {
+        return errno_error(n);
+    }
+    for (int i = 0; i < n; i++) {
+        if (events[i].events & AC_POLL_READ) {
+            push_watch_event(self, st, events[i].fd, AC_POLL_READ);
+        }
+        if (events[i].events & AC_POLL_WRITE) {
+            push_watch_event(self, st, events[i].fd, AC_POLL_WRITE);
+        }
+    }
+
+    /* timers due within the clock's resolution fire now, as in asyncio */
+    double end = mono_now() + self->loop_clock_resolution;
+    while ((top = ac_timerheap_peek(&self->loop_timers)) != NULL &&
+           top->deadline < end) {
+        ac_timerheap_pop(&self->loop_timers);
+        /* the heap's reference moves to the ready queue */
+        if (ac_loop_push_handle(self, (PyObject *)top->data) < 0) {
+            return NULL;
+        }
+    }
+
+    /* run only what was ready when the pass began */
+    size_t ntodo = ac_readyq_len(&self->loop_ready);
+    for (size_t i = 0; i < ntodo; i++) {
+        ac_ready r;
+        if (ac_readyq_pop(&self->loop_ready, &r) < 0) {
+            break;  /* emptied by a callback (close) */
+        }
+        if (run_ready_entry(st, self, &r) < 0) {
+            return NULL;
+        }
+    }
+    Py_RETURN_NONE;
+}
+
+/* ---------------------------------------------------------------------
+ * futures and tasks */
+
+static PyObject *
+Loop_create_future(PyObject *op, PyObject *unused)
+{
+    ac_state *st = AC_STATE_OF(op);
+    PyObject *fut = st->FutureType->tp_alloc(st->FutureType, 0);
+    if (fut == NULL) {
+        return NULL;
+    }
+    if (ac_future_init(st, AC_FUT(fut), op) < 0) {
+        Py_DECREF(fut);
+        return NULL;
+    }
+    return fut;
+}
+
+static PyObject *
+Loop_create_task(PyObject *op, PyObject *args, PyObject *kwds)
+{
+    ac_state *st = AC_STATE_OF(op);
+    static char *kwlist[] = {"coro", "name", "context", NULL};
+    PyObject *coro, *name = Py_None, *context = Py_None;
+    if (L(op)->loop_task_factory != Py_None) {
+        /* asyncio's own code path for factories (it differs per version) */
+        PyObject *full = PyTuple_New(PyTuple_GET_SIZE(args) + 1);
+        if (full == NULL) {
+            return NULL;
+        }
+        PyTuple_SET_ITEM(full, 0, Py_NewRef(op));
+        for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(args); i++) {
+            PyTuple_SET_ITEM(full, i + 1, Py_NewRef(PyTuple_GET_ITEM(args, i)));
+        }
+        PyObject *r = PyObject_Call(st->base_create_task, full, kwds);
+        Py_DECREF(full);
+        return r;
+    }
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O|$OO:create_task", kwlist,
+                                     &coro, &name, &context)) {
+        return NULL;
+    }
+    if (check_closed(L(op)) < 0) {
+        return NULL;
+    }
+    PyObject *vargs[4] = {coro, op, name, context};
+    return PyObject_Vectorcall((PyObject *)st->TaskType, vargs, 1,
+                               st->kw_loop_name_context);
+}
+
+/* Drop everything queued, scheduled and watched; close the poller.
+ * Called by asyncio_c.Loop.close() after asyncio's own close. */
+static void
+loop_release(LoopObj *self)
+{
+    ac_ready r;
+    while (ac_readyq_pop(&self->loop_ready, &r) == 0) {
+        Py_DECREF((PyObject *)r.a);
+    }
+    ac_timer *t;
+    while ((t = ac_timerheap_pop(&self->loop_timers)) != NULL) {
+        Py_DECREF((PyObject *)t->data);
+    }
+    if (self->loop_watch != NULL) {
+        ac_watch *w = self->loop_watch;
+        int n = self->loop_nwatch;
+        self->loop_watch = NULL;
+        self->loop_nwatch = 0;
+        for (int i = 0; i < n; i++) {
+            Py_XDECREF(w[i].reader);
+            Py_XDECREF(w[i].writer);
+        }
+        PyMem_Free(w);
+    }
+}
+
+static PyObject *
+Loop_ac_close(PyObject *op, PyObject *unused)
+{
+    LoopObj *self = L(op);
+    loop_release(self);
+    if (self->loop_poller != NULL) {
+        ac_poller_close(self->loop_poller);
+        self->loop_poller = NULL;
+    }
+    ac_readyq_free(&self->loop_ready);
+    ac_readyq_init(&self->loop_ready);
+    ac_timerheap_free(&self->loop_timers);
+    ac_timerheap_init(&self->loop_timers);
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+Loop_after_fork(PyObject *op, PyObject *unused)
+{
+    if (L(op)->loop_poller != NULL) {
+        int rc = ac_poller_reinit_after_fork(L(op)->loop_poller);
+        if (rc < 0) {
+            return errno_error(rc);
+        }
+    }
+    Py_RETURN_NONE;
+}
+
+/* ---------------------------------------------------------------------
+ * attributes asyncio's Python code reads and writes */
+
+#define FLAG_GETSET(field, pyname)                                          \
+    static PyObject *Loop_get_##field(PyObject *op, void *c)                \
+    {                                                                       \
+        return PyBool_FromLong(L(op)->loop_##field);                        \
+    }                                                                       \
+    static int Loop_set_##field(PyObject *op, PyObject *v, void *c)         \
+    {                                                                       \
+        if (v == NULL) {                                                    \
+            PyErr_SetString(PyExc_AttributeError, "cannot delete " pyname); \
+            return -1;                                                      \
+        }                                                                   \
+        int b = PyObject_IsTrue(v);                                         \
+        if (b < 0) {                                                        \
+            return -1;                                                      \
+        }                                                                   \
+        L(op)->loop_##field = (char)b;                                      \
+        return 0;                                                           \
+    }
+
+FLAG_GETSET(closed, "_closed")
+FLAG_GETSET(debug, "_debug")
+FLAG_GETSET(stopping, "_stopping")
+
+static PyObject *
+Loop_get_thread_id(PyObject *op, void *c)
+{
+    return Py_NewRef(L(op)->loop_thread_id);
+}
+
+static int
+Loop_set_thread_id(PyObject *op, PyObject *v, void *c)
+{
+    Py_XSETREF(L(op)->loop_thread_id, Py_NewRef(v ? v : Py_None));
+    return 0;
+}
+
+static PyObject *
+Loop_get_task_factory(PyObject *op, void *c)
+{
+    return Py_NewRef(L(op)->loop_task_factory);
+}
+
+static int
+Loop_set_task_factory(PyObject *op, PyObject *v, void *c)
+{
+    Py_XSETREF(L(op)->loop_task_factory, Py_NewRef(v ? v : Py_None));
+    return 0;
+}
+
+static PyObject *
+Loop_get_clock_resolution(PyObject *op, void *c)
+{
+    return PyFloat_FromDouble(L(op)->loop_clock_resolution);
+}
+
+static int
+Loop_set_clock_resolution(PyObject *op, PyObject *v, void *c)
+{
+    double d = v ? PyFloat_AsDouble(v) : 0.0;
+    if (d == -1.0 && PyErr_Occurred()) {
+        return -1;
+    }
+    L(op)->loop_clock_resolution = d;
+    return 0;
+}
+
+/* ---------------------------------------------------------------------
+ * type machinery */
+
+static PyObject *
+Loop_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
+{
+    LoopObj *self = (LoopObj *)type->tp_alloc(type, 0);
+    if (self == NULL) {
+        return NULL;
+    }
+    ac_readyq_init(&self->loop_ready);
+    ac_timerheap_init(&self->loop_timers);
+    self->loop_thread_id = Py_NewRef(Py_None);
+    self->loop_task_factory = Py_NewRef(Py_None);
+    self->loop_clock_resolution = 1e-9;
+    int rc = ac_poller_create(&self->loop_poller);
+    if (rc < 0) {
+        Py_DECREF(self);
+        return errno_error(rc);
+    }
+    return (PyObject *)self;
+}
+
+static int
+Loop_traverse(PyObject *op, visitproc visit, void *arg)
+{
+    LoopObj *self = L(op);
+    Py_VISIT(Py_TYPE(op));
+    Py_VISIT(self->loop_thread_id);
+    Py_VISIT(self->loop_task_factory);
+    ac_readyq *q = &self->loop_ready;
+    for (size_t i = 0; i < q->len; i++) {
+        Py_VISIT((PyObject *)q->buf[(q->head + i) & (q->cap - 1)].a);
+    }
+    for (size_t i = 0; i < self->loop_timers.size; i++) {
+        Py_VISIT((PyObject *)self->loop_timers.entries[i].node->data);
+    }
+    for (int i = 0; i < self->loop_nwatch; i++) {
+        Py_VISIT(self->loop_watch[i].reader);
+        Py_VISIT(self->loop_watch[i].writer);
+    }
+    return 0;
+}
+
+static int
+Loop_clear(PyObject *op)
+{
+    loop_release(L(op));
+    Py_CLEAR(L(op)->loop_task_factory);
+    return 0;
+}
+
+static void
+Loop_dealloc(PyObject *op)
+{
+    PyTypeObject *tp = Py_TYPE(op);
+    LoopObj *self = L(op);
+    PyObject_GC_UnTrack(op);
+    loop_release(self);
+    ac_readyq_free(&self->loop_ready);
+    ac_timerheap_free(&self->loop_timers);
+    if (self->loop_poller != NULL) {
+        ac_poller_close(self->loop_poller);
+        self->loop_poller = NULL;
+    }
+    Py_CLEAR(self->loop_thread_id);
+    Py_CLEAR(self->loop_task_factory);
+    tp->tp_free(op);
+    Py_DECREF(tp);
+}
+
+static PyMethodDef Loop_methods[] = {
+    {"time", Loop_time, METH_NOARGS, "The loop's clock (time.monotonic())."},
+    {"get_debug", Loop_get_debug_meth, METH_NOARGS, "Whether debug mode is on."},
+    {"is_running", Loop_is_running, METH_NOARGS, "Whether the loop runs."},
+    {"is_closed", Loop_is_closed, METH_NOARGS, "Whether the loop is closed."},
+    {"call_soon", (PyCFunction)(void (*)(void))Loop_call_soon,
+     METH_FASTCALL | METH_KEYWORDS, "Run callback(*args) soon."},
+    {"_call_soon", (PyCFunction)(void (*)(void))Loop__call_soon,
+     METH_FASTCALL, NULL},
+    {"call_later", (PyCFunction)(void (*)(void))Loop_call_later,
+     METH_FASTCALL | METH_KEYWORDS, "Run callback(*args) after delay seconds."},
+    {"call_at", (PyCFunction)(void (*)(void))Loop_call_at,
+     METH_FASTCALL | METH_KEYWORDS, "Run callback(*args) at loop time when."},
+    {"_add_callback", Loop_add_callback, METH_O, NULL},
+    {"_add_reader", (PyCFunction)(void (*)(void))Loop_add_reader,
+     METH_FASTCALL, NULL},
+    {"_add_writer", (PyCFunction)(void (*)(void))Loop_add_writer,
+     METH_FASTCALL, NULL},
+    {"_remove_reader", Loop_remove_reader, METH_O, NULL},
+    {"_remove_writer", Loop_remove_writer, METH_O, NULL},
+    {"_run_once", Loop_run_once, METH_NOARGS,
+     "One iteration: poll, fire due timers, run what is ready."},
+    {"create_future", Loop_create_future, METH_NOARGS,
+     "A new asyncio_c.Future bound to this loop."},
+    {"create_task", (PyCFunction)(void (*)(void))Loop_create_task,
+     METH_VARARGS | METH_KEYWORDS, "Schedule a coroutine as a Task."},
+    {"_ac_close", Loop_ac_close, METH_NOARGS, NULL},
+    {"_ac_after_fork", Loop_after_fork, METH_NOARGS, NULL},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyGetSetDef Loop_getset[] = {
+    {"_closed", Loop_get_closed, Loop_set_closed, NULL, NULL},
+    {"_debug", Loop_get_debug, Loop_set_debug, NULL, NULL},
+    {"_stopping", Loop_get_stopping, Loop_set_stopping, NULL, NULL},
+    {"_thread_id", Loop_get_thread_id, Loop_set_thread_id, NULL, NULL},
+    {"_task_factory", Loop_get_task_factory, Loop_set_task_factory, NULL,
+     NULL},
+    {"_clock_resolution", Loop_get_clock_resolution,
+     Loop_set_clock_resolution, NULL, NULL},
+    {NULL, NULL, NULL, NULL, NULL},
+};
+
+static PyType_Slot Loop_slots[] = {
+    {Py_tp_doc, "The C core of asyncio_c's event loop (use asyncio_c.Loop)."},
+    {Py_tp_new, Loop_new},
+    {Py_tp_dealloc, Loop_dealloc},
+    {Py_tp_traverse, Loop_traverse},
+    {Py_tp_clear, Loop_clear},
+    {Py_tp_methods, Loop_methods},
+    {Py_tp_getset, Loop_getset},
+    {0, NULL},
+};
+
+static PyType_Spec Loop_spec = {
+    .name = "asyncio_c._core.Loop",
+    .basicsize = sizeof(LoopObj),
+    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE | Py_TPFLAGS_HAVE_GC,
+    .slots = Loop_slots,
+};
+
+int
+ac_loop_init_types(PyObject *mod, ac_state *st)
+{
+    st->LoopType = (PyTypeObject *)PyType_FromModuleAndSpec(
+        mod, &Loop_spec, NULL);
+    if (st->LoopType == NULL) {
+        return -1;
+    }
+    return PyModule_AddType(mod, st->LoopType);
+}
