@@ -39,6 +39,18 @@ def make_loop(name):
         # holding asyncio's own C types, not the _core extension module.
         facts["standin"] = not isinstance(asyncio_c._core, types.ModuleType)
         facts["core_file"] = getattr(asyncio_c._core, "__file__", None)
+        core_loop = getattr(asyncio_c._core, "Loop", None)
+        facts["c_loop"] = (isinstance(core_loop, type)
+                           and isinstance(loop, core_loop))
+        if facts["c_loop"]:
+            # The C core and the first pure-Python class after it in the
+            # MRO (what the rest of the loop is inherited from).
+            mro = type(loop).__mro__
+            i = mro.index(core_loop)
+            facts["core_loop_type"] = _qualname(core_loop)
+            facts["python_base"] = next(
+                (_qualname(c) for c in mro[i + 1:]
+                 if c.__module__.startswith("asyncio.")), None)
     else:
         raise SystemExit(f"unknown loop {name!r}; one of {LOOPS}")
     fut = loop.create_future()

@@ -179,7 +179,7 @@ def parse_args(argv):
         description=__doc__.split("\n\n")[0],
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="workloads:\n" + "\n".join(
-            f"  {w.name:16} {w.size:>8,}  {w.unit:13} {w.doc}"
+            f"  {w.name:20} {w.size:>8,}  {w.unit:12} {w.doc}"
             for w in workloads.WORKLOADS.values()))
     p.add_argument("--reps", type=int, default=5,
                    help="repetitions (one process each) per loop and workload "
@@ -299,7 +299,12 @@ def main(argv=None):
         notes.append(f"NOTE: ASYNCIO_C_STANDIN is in effect: {REF} ran "
                      "asyncio's own C Future/Task (the extension is not "
                      "loaded), so ~1x is expected.")
-    if f and f.get("base_event_loop"):
+    if f and f.get("c_loop"):
+        base = (f", the rest inherited from {f['python_base']}"
+                if f.get("python_base") else "")
+        notes.append(f"NOTE: {REF}'s loop is {f['loop_type']}: C core "
+                     f"{f['core_loop_type']}{base}.")
+    elif f and f.get("base_event_loop"):
         notes.append(f"NOTE: the {REF} column is asyncio_c's Task and Future "
                      f"on asyncio's own event loop ({f['loop_type']} is an "
                      "asyncio.BaseEventLoop): the C event loop is not in yet.")

@@ -28,6 +28,7 @@ measurement so no earlier work has left reusable free arenas behind.
 """
 import asyncio
 import os
+import threading
 import time
 from collections import namedtuple
 
@@ -152,6 +153,117 @@ async def pending_bytes(n):
     return Bytes(await _spawn(n, rss_bytes))
 
 
+# ------------------------------------------------------- loop scheduling
+#
+# These exercise the event loop itself rather than Future/Task: its ready
+# queue (call_soon), its timer heap (call_later, cancel) and its self-pipe
+# wake-up (call_soon_threadsafe).  The callbacks are trivial Python functions
+# (one ``nonlocal`` increment), the same on every loop.
+
+BATCH = 1000        # callbacks or timers scheduled per loop iteration
+
+
+async def call_soon(n):
+    """n ``loop.call_soon(cb)``, 1000 per batch: a task schedules a batch,
+    then yields one loop iteration (``sleep(0)``), in which the batch runs."""
+    loop = asyncio.get_running_loop()
+    soon = loop.call_soon
+    sleep = asyncio.sleep
+    ran = 0
+
+    def cb():
+        nonlocal ran
+        ran += 1
+
+    full, rest = divmod(n, BATCH)
+    for _ in range(full):
+        for _ in range(BATCH):
+            soon(cb)
+        await sleep(0)      # queued after the batch: resumes once it ran
+    for _ in range(rest):
+        soon(cb)
+    await sleep(0)
+    assert ran == n, (ran, n)
+
+
+TIMER_SPREAD = 0.001    # seconds: deadlines spread over [now, now + 1 ms)
+
+
+async def timers(n):
+    """n ``loop.call_later(delay, cb)`` with distinct delays spread over
+    0-1 ms in shuffled order, then wait until all n fired.  Timed: from the
+    first call_later to the last callback (the delays are precomputed)."""
+    loop = asyncio.get_running_loop()
+    later = loop.call_later
+    done = loop.create_future()
+    ran = 0
+
+    def cb():
+        nonlocal ran
+        ran += 1
+        if ran == n:
+            done.set_result(None)
+
+    # A fixed permutation (stride 7919, a prime not dividing n) so that the
+    # heap sees deadlines out of order, as with timers from many sources.
+    stride = 7919 if n % 7919 else 7907
+    delays = [TIMER_SPREAD * (i * stride % n) / n for i in range(n)]
+    t0 = time.perf_counter()
+    for d in delays:
+        later(d, cb)
+    await done
+    return Elapsed(time.perf_counter() - t0)
+
+
+async def timer_cancel(n):
+    """n schedule-then-cancel pairs: 1000 ``loop.call_later(60, cb)``
+    (timeouts that never fire), then ``cancel()`` on each, then one loop
+    iteration (which may purge the cancelled timers), and again."""
+    loop = asyncio.get_running_loop()
+    later = loop.call_later
+    sleep = asyncio.sleep
+
+    def cb():
+        raise AssertionError("a cancelled timer fired")
+
+    left = n
+    while left:
+        k = min(left, BATCH)
+        left -= k
+        handles = [later(60.0, cb) for _ in range(k)]
+        for h in handles:
+            h.cancel()
+        await sleep(0)
+
+
+async def call_soon_threadsafe(n):
+    """Another thread posts n ``loop.call_soon_threadsafe(cb)`` (then one
+    more that resolves a future); timed: from starting that thread until
+    the loop has run all n callbacks."""
+    loop = asyncio.get_running_loop()
+    done = loop.create_future()
+    ran = 0
+
+    def cb():
+        nonlocal ran
+        ran += 1
+
+    def poster():
+        post = loop.call_soon_threadsafe
+        for _ in range(n):
+            post(cb)
+        post(done.set_result, None)     # FIFO: runs after all n
+
+    thread = threading.Thread(target=poster, name="bench-poster")
+    t0 = time.perf_counter()
+    thread.start()
+    await done
+    elapsed = time.perf_counter() - t0
+    thread.join()
+    assert ran == n, (ran, n)
+    return Elapsed(elapsed)
+
+
 # ----------------------------------------------------------------- registry
 
 Workload = namedtuple(
@@ -169,8 +281,9 @@ def _wl(func, size, quick_size, unit, *, ops=None, kind="time", warmup=True,
                     unit, scale, kind, warmup, doc)
 
 
-# Sizes: the default run (5 reps x 3 loops x 7 workloads, one process each)
-# must stay within ~3-4 minutes on the 2-core dev machine.
+# Sizes: the default run (5 reps x 3 loops x 11 workloads, one process each)
+# must stay within ~4-5 minutes on the 2-core dev machine, and
+# ``--quick --reps 1`` well under 30 s.
 WORKLOADS = {w.name: w for w in [
     _wl(sleep0, 200_000, 10_000, "ns/op"),
     _wl(create_task, 100_000, 5_000, "ns/op"),
@@ -180,4 +293,8 @@ WORKLOADS = {w.name: w for w in [
     _wl(pending_spawn, 200_000, 10_000, "ns/task"),
     _wl(pending_bytes, 200_000, 20_000, "bytes/task", kind="memory",
         warmup=False),
+    _wl(call_soon, 500_000, 20_000, "ns/callback"),
+    _wl(timers, 200_000, 10_000, "ns/timer"),
+    _wl(timer_cancel, 500_000, 20_000, "ns/pair"),
+    _wl(call_soon_threadsafe, 100_000, 5_000, "ns/callback"),
 ]}

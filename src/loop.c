@@ -205,6 +205,49 @@ Loop_call_soon(PyObject *op, PyObject *const *args, size_t nargsf,
     return loop_call_soon(st, self, args[0], args + 1, nargs - 1, ctx);
 }
 
+/* call_soon_threadsafe: like call_soon, and wake the loop if it is blocked
+ * in epoll_wait.  The loop sets loop_polling under the GIL right before it
+ * releases it to poll, and computes its timeout from the ready queue before
+ * that, so a push made while it is not polling is seen without a wakeup;
+ * at most one byte goes down the self-pipe per poll. */
+static PyObject *
+Loop_call_soon_threadsafe(PyObject *op, PyObject *const *args, size_t nargsf,
+                          PyObject *kwnames)
+{
+    LoopObj *self = L(op);
+    ac_state *st = AC_STATE_OF(op);
+    Py_ssize_t nargs = PyVectorcall_NARGS(nargsf);
+    PyObject *ctx;
+    if (parse_context_kw("call_soon_threadsafe", kwnames, args + nargs,
+                         &ctx) < 0) {
+        return NULL;
+    }
+    if (nargs < 1) {
+        PyErr_SetString(PyExc_TypeError,
+                        "call_soon_threadsafe() missing 1 required positional "
+                        "argument: 'callback'");
+        return NULL;
+    }
+    if (check_closed(self) < 0 ||
+        debug_checks(st, self, args[0], "call_soon_threadsafe", 0) < 0) {
+        return NULL;
+    }
+    PyObject *h = loop_call_soon(st, self, args[0], args + 1, nargs - 1, ctx);
+    if (h == NULL) {
+        return NULL;
+    }
+    if (self->loop_polling && !self->loop_wakeup_sent) {
+        self->loop_wakeup_sent = 1;
+        PyObject *r = PyObject_CallMethod(op, "_write_to_self", NULL);
+        if (r == NULL) {
+            Py_DECREF(h);
+            return NULL;
+        }
+        Py_DECREF(r);
+    }
+    return h;
+}
+
 /* _call_soon(callback, args, context): what asyncio's own Python code
  * (call_soon_threadsafe) calls. */
 static PyObject *
@@ -642,9 +685,12 @@ Loop_run_once(PyObject *op, PyObject *unused)
 
     int n;
     ac_poller *poller = self->loop_poller;
+    self->loop_polling = 1;
+    self->loop_wakeup_sent = 0;
     Py_BEGIN_ALLOW_THREADS
     n = ac_poller_wait(poller, timeout_ms, events, AC_MAX_EVENTS);
     Py_END_ALLOW_THREADS
+    self->loop_polling = 0;
     if (n == -EINTR) {
         /* run Python's signal handlers (KeyboardInterrupt starts here) */
         if (PyErr_CheckSignals() < 0) {
@@ -940,6 +986,10 @@ static PyMethodDef Loop_methods[] = {
     {"is_closed", Loop_is_closed, METH_NOARGS, "Whether the loop is closed."},
     {"call_soon", (PyCFunction)(void (*)(void))Loop_call_soon,
      METH_FASTCALL | METH_KEYWORDS, "Run callback(*args) soon."},
+    {"call_soon_threadsafe",
+     (PyCFunction)(void (*)(void))Loop_call_soon_threadsafe,
+     METH_FASTCALL | METH_KEYWORDS,
+     "Like call_soon(), from any thread: wakes the loop if it waits."},
     {"_call_soon", (PyCFunction)(void (*)(void))Loop__call_soon,
      METH_FASTCALL, NULL},
     {"call_later", (PyCFunction)(void (*)(void))Loop_call_later,

@@ -212,6 +212,8 @@ typedef struct {
     char loop_closed;
     char loop_debug;
     char loop_stopping;
+    char loop_polling;            /* in epoll_wait (set and read under the GIL) */
+    char loop_wakeup_sent;        /* a self-pipe byte is on its way this poll */
 } LoopObj;
 
 int ac_loop_init_types(PyObject *mod, ac_state *st);
