@@ -8,21 +8,7 @@ Use it like uvloop:
     asyncio_c.install()                                            # policy
 
 """
-import os as _os
-
-try:
-    from . import _core
-except ImportError:
-    # TEMPORARY (removed before the foundation issue closes): lets helpers run
-    # their harnesses before the extension builds.
-    if not _os.environ.get("ASYNCIO_C_STANDIN"):
-        raise
-    import asyncio.futures as _f
-    import asyncio.tasks as _t
-
-    class _core:  # noqa: N801
-        Future = _f._CFuture
-        Task = _t._CTask
+from . import _core
 
 Future = _core.Future
 Task = _core.Task

@@ -6,7 +6,7 @@ loop (see its docstring and docs/architecture.md).
 import asyncio
 import sys
 
-from . import _core
+from . import _core, _handles
 
 _Future = _core.Future
 _Task = _core.Task
@@ -43,8 +43,7 @@ class Loop(_core.Loop, asyncio.unix_events.SelectorEventLoop):
 
     def _ac_slow_callback(self, handle, dt):
         asyncio.log.logger.warning(
-            'Executing %s took %.3f seconds',
-            asyncio.base_events._format_handle(handle), dt)
+            'Executing %s took %.3f seconds', _handles.format_handle(handle), dt)
 
 
 _core._set_loop_class(Loop)
@@ -57,6 +56,9 @@ def new_event_loop():
 
 def run(main, *, debug=None):
     """asyncio.run(main) on an asyncio_c loop."""
+    if asyncio.events._get_running_loop() is not None:
+        raise RuntimeError(
+            "asyncio.run() cannot be called from a running event loop")
     with asyncio.Runner(debug=debug, loop_factory=new_event_loop) as runner:
         return runner.run(main)
 

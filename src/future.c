@@ -279,7 +279,7 @@ ac_future_outcome(ac_state *st, FutureObj *fut, PyObject **res)
         return *res == NULL ? -1 : 1;
     }
     if (fut->fut_state != AC_FINISHED) {
-        PyErr_SetString(st->InvalidStateError, "Result is not ready.");
+        PyErr_SetString(st->InvalidStateError, "Result is not set.");
         return -1;
     }
     fut->fut_log_tb = 0;
@@ -302,6 +302,11 @@ static PyObject *
 future_result(ac_state *st, FutureObj *fut)
 {
     PyObject *res;
+    if (fut->fut_loop == NULL) {
+        PyErr_SetString(st->InvalidStateError,
+                        "Future object is not initialized.");
+        return NULL;
+    }
     int rc = ac_future_outcome(st, fut, &res);
     if (rc == 1) {
         ac_err_give(res);
@@ -402,7 +407,9 @@ ac_future_finalize(PyObject *self)
                        fut->fut_source_tb) < 0) {
         goto error;
     }
-    ac_call_exception_handler(st, fut->fut_loop, context);
+    if (ac_call_exception_handler(st, fut->fut_loop, context) < 0) {
+            PyErr_WriteUnraisable(self);
+        }
     goto done;
 error:
     PyErr_WriteUnraisable(self);
@@ -466,6 +473,11 @@ Future_exception(PyObject *self, PyObject *unused)
 {
     FutureObj *fut = AC_FUT(self);
     ac_state *st = AC_STATE_OF(self);
+    if (fut->fut_loop == NULL) {
+        PyErr_SetString(st->InvalidStateError,
+                        "Future object is not initialized.");
+        return NULL;
+    }
     if (fut->fut_state == AC_CANCELLED) {
         PyObject *exc = ac_future_make_cancelled_error(st, fut);
         if (exc != NULL) {
@@ -882,7 +894,6 @@ static PyType_Spec Future_spec = {
 typedef struct {
     PyObject_HEAD
     FutureObj *it_fut;   /* NULL once exhausted */
-    char it_yielded;
 } FutureIterObj;
 
 static PyObject *
@@ -895,7 +906,6 @@ future_new_iter(PyObject *self)
         return NULL;
     }
     it->it_fut = (FutureObj *)Py_NewRef(self);
-    it->it_yielded = 0;
     PyObject_GC_Track(it);
     return (PyObject *)it;
 }
@@ -936,8 +946,9 @@ FutureIter_am_send(PyObject *self, PyObject *arg, PyObject **result)
         return PYGEN_RETURN;
     }
     if (fut->fut_state == AC_PENDING) {
-        if (!it->it_yielded) {
-            it->it_yielded = 1;
+        /* As asyncio's C Future: yield while nobody has taken the future
+         * (a task clears the flag when it starts waiting on it). */
+        if (!fut->fut_blocking) {
             fut->fut_blocking = 1;
             *result = Py_NewRef((PyObject *)fut);
             return PYGEN_NEXT;

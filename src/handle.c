@@ -101,23 +101,28 @@ ac_timerhandle_new(ac_state *st, double when, PyObject *cb, PyObject *args,
     return (PyObject *)t;
 }
 
-/* Report an exception raised by a callback, as asyncio's Handle._run. */
-static void
+static int
+ensure_handles_module(ac_state *st)
+{
+    if (st->handle_repr == NULL) {
+        st->handle_repr = PyImport_ImportModule("asyncio_c._handles");
+    }
+    return st->handle_repr == NULL ? -1 : 0;
+}
+
+/* Report an exception raised by a callback, as asyncio's Handle._run:
+ * -1 only for what the exception handler lets through. */
+static int
 handle_report(ac_state *st, HandleObj *h, PyObject *cb, PyObject *args,
               PyObject *exc)
 {
     PyObject *cbrepr = NULL, *msg = NULL, *context = NULL;
-    if (args == NULL) {
-        args = PyTuple_New(0);
-    }
-    else {
-        Py_INCREF(args);
-    }
-    if (args == NULL) {
+    int rc = 0;
+    if (ensure_handles_module(st) < 0) {
         goto error;
     }
-    cbrepr = PyObject_CallFunctionObjArgs(st->format_callback_source, cb,
-                                          args, NULL);
+    cbrepr = PyObject_CallMethod(st->handle_repr, "callback_source", "OOO",
+                                 cb, args ? args : Py_None, h->h_loop);
     if (cbrepr == NULL) {
         goto error;
     }
@@ -133,15 +138,15 @@ handle_report(ac_state *st, HandleObj *h, PyObject *cb, PyObject *args,
         PyDict_SetItem(context, st->s_source_traceback, h->h_source_tb) < 0) {
         goto error;
     }
-    ac_call_exception_handler(st, h->h_loop, context);
+    rc = ac_call_exception_handler(st, h->h_loop, context);
     goto done;
 error:
     PyErr_WriteUnraisable((PyObject *)h);
 done:
-    Py_XDECREF(args);
     Py_XDECREF(cbrepr);
     Py_XDECREF(msg);
     Py_XDECREF(context);
+    return rc;
 }
 
 int
@@ -188,7 +193,7 @@ ac_handle_run(ac_state *st, PyObject *self)
             if (rargs == NULL && arg1 != NULL) {
                 PyErr_Clear();
             }
-            handle_report(st, h, cb, rargs, exc);
+            rc = handle_report(st, h, cb, rargs, exc);
             Py_XDECREF(rargs);
             Py_DECREF(exc);
         }
@@ -366,11 +371,8 @@ Handle_repr(PyObject *self)
     if (H(self)->h_repr != NULL) {
         return Py_NewRef(H(self)->h_repr);
     }
-    if (st->handle_repr == NULL) {
-        st->handle_repr = PyImport_ImportModule("asyncio_c._handles");
-        if (st->handle_repr == NULL) {
-            return NULL;
-        }
+    if (ensure_handles_module(st) < 0) {
+        return NULL;
     }
     return PyObject_CallMethod(st->handle_repr, "handle_repr", "O", self);
 }

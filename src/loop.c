@@ -354,7 +354,7 @@ Loop_call_later(PyObject *op, PyObject *const *args, size_t nargsf,
         return NULL;
     }
     return loop_call_at(AC_STATE_OF(op), L(op), mono_now() + delay, args[1],
-                        args + 2, nargs - 2, ctx, "call_later");
+                        args + 2, nargs - 2, ctx, "call_at");
 }
 
 static PyObject *

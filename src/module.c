@@ -36,7 +36,6 @@ kwnames_of(const char *name)
     X(LoopType)                           \
     X(loop_class)                         \
     X(handle_repr)                        \
-    X(format_callback_source)             \
     X(base_create_task)                   \
     X(CancelledError)                     \
     X(InvalidStateError)                  \
@@ -162,8 +161,6 @@ module_exec(PyObject *mod)
     LOOKUP(extract_stack, "traceback", "extract_stack");
     LOOKUP(current_tasks, "asyncio.tasks", "_current_tasks");
     LOOKUP(register_task, "asyncio.tasks", "_register_task");
-    LOOKUP(format_callback_source, "asyncio.format_helpers",
-           "_format_callback_source");
     LOOKUP(base_create_task, "asyncio.base_events", "BaseEventLoop");
     Py_SETREF(st->base_create_task,
               PyObject_GetAttrString(st->base_create_task, "create_task"));

@@ -29,13 +29,14 @@ ac_call_soon(ac_state *st, PyObject *loop, PyObject *fn, PyObject *arg,
     return 0;
 }
 
-void
+int
 ac_call_exception_handler(ac_state *st, PyObject *loop, PyObject *context)
 {
     PyObject *res = PyObject_CallMethodOneArg(
         loop, st->s_call_exception_handler, context);
     if (res == NULL) {
-        PyErr_WriteUnraisable(context);
+        return -1;
     }
-    Py_XDECREF(res);
+    Py_DECREF(res);
+    return 0;
 }

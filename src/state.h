@@ -18,8 +18,8 @@ typedef struct {
     PyTypeObject *LoopType;         /* _core.Loop, the C base */
     PyObject *loop_class;           /* asyncio_c.Loop, registered by the package:
                                        exactly this class gets the fast paths */
-    PyObject *handle_repr;          /* module asyncio_c._handles, imported lazily */
-    PyObject *format_callback_source; /* format_helpers._format_callback_source */
+    PyObject *handle_repr;          /* module asyncio_c._handles (reprs, callback
+                                       formatting), imported lazily */
     PyObject *base_create_task;     /* asyncio.BaseEventLoop.create_task */
 
     /* asyncio objects, looked up once at import */
@@ -237,7 +237,8 @@ ac_is_fast_loop(ac_state *st, PyObject *loop)
  * ctx may be NULL (context=None).  0 on success, -1 with an exception. */
 int ac_call_soon(ac_state *st, PyObject *loop, PyObject *fn, PyObject *arg,
                  PyObject *ctx);
-/* loop.call_exception_handler(context); errors become unraisable. */
-void ac_call_exception_handler(ac_state *st, PyObject *loop, PyObject *context);
+/* loop.call_exception_handler(context); -1 with the exception it let
+ * through (asyncio's lets only SystemExit and KeyboardInterrupt out). */
+int ac_call_exception_handler(ac_state *st, PyObject *loop, PyObject *context);
 
 #endif /* AC_STATE_H */

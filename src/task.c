@@ -750,7 +750,9 @@ Task_finalize(PyObject *self)
             PyErr_WriteUnraisable(self);
         }
         else {
-            ac_call_exception_handler(st, fut->fut_loop, context);
+            if (ac_call_exception_handler(st, fut->fut_loop, context) < 0) {
+            PyErr_WriteUnraisable(self);
+        }
         }
         Py_XDECREF(context);
         Py_XDECREF(message);
