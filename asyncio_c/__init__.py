@@ -1,4 +1,4 @@
-"""asyncio_c: asyncio's Future, Task (and, later, event loop) implemented in C.
+"""asyncio_c: asyncio's Future, Task and event loop implemented in C.
 
 Use it like uvloop:
 

@@ -1,11 +1,17 @@
 #!/usr/bin/env bash
 # Creates (once) one virtual environment per supported interpreter under .venv/<X.Y>
-# and installs the test and benchmark tools into it.  Prints the venv dirs it made ready.
-# A supported interpreter that cannot be found is reported loudly on stderr.
+# and installs the test and benchmark tools into it.  Prints the venv dirs it made ready
+# on stdout, one per line.
+# A supported interpreter that cannot be found is reported loudly on stderr (exit status
+# stays 0: the caller decides whether that is fatal).  A venv that cannot be set up
+# (pip failed, PyPI unreachable) is reported on stderr, not printed, and makes the exit
+# status 1.
+# Each venv gets a .pth file that puts this checkout on sys.path (see below).
+# ASYNCIO_C_PYTHONS="3.12" restricts the set.  Safe to run concurrently (takes a lock).
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 SUPPORTED=${ASYNCIO_C_PYTHONS:-"3.11 3.12 3.13"}
-PKGS="pip setuptools wheel pytest pytest-asyncio hypothesis uvloop pyperf"
+PKGS="pip setuptools wheel pytest pytest-asyncio pytest-timeout hypothesis uvloop pyperf"
 
 find_python() {
     local v=$1 cand root
@@ -17,20 +23,34 @@ find_python() {
     return 1
 }
 
-missing=0
+mkdir -p "$top/.venv"
+# One setup at a time: two half-made venvs racing each other is worse than waiting.
+exec 9>"$top/.venv/.lock"
+flock 9
+
+status=0
 for v in $SUPPORTED; do
     if ! py=$(find_python "$v"); then
         echo "!!!!!!!! MISSING SUPPORTED INTERPRETER: Python $v was not found (pyenv or PATH) !!!!!!!!" >&2
-        missing=1
         continue
     fi
     venv="$top/.venv/$v"
-    if [ ! -x "$venv/bin/python" ] || [ ! -f "$venv/.ready" ] || [ "$venv/.ready" -ot "$0" ]; then
+    # The stamp records what was installed; a changed package list reinstalls.
+    want="$py | $PKGS"
+    if [ ! -x "$venv/bin/python" ] || [ "$(cat "$venv/.ready" 2>/dev/null)" != "$want" ]; then
         echo "setting up $venv from $py" >&2
-        "$py" -m venv "$venv"
-        "$venv/bin/python" -m pip install -q --disable-pip-version-check -U $PKGS >&2
-        touch "$venv/.ready"
+        rm -f "$venv/.ready"
+        if ! { "$py" -m venv "$venv" >&2 &&
+               "$venv/bin/python" -m pip install -q --disable-pip-version-check -U $PKGS >&2; }; then
+            echo "!!!!!!!! FAILED to set up $venv (see pip's output above) !!!!!!!!" >&2
+            status=1
+            continue
+        fi
+        echo "$want" >"$venv/.ready"
     fi
+    # Like an editable install, minus the build: this checkout is importable from the venv,
+    # so `python examples/NAME.py` and a bare `pytest` find the package.
+    echo "$top" >"$venv/lib/python$v/site-packages/asyncio_c_checkout.pth"
     echo "$venv"
 done
-exit 0
+exit $status
