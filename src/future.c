@@ -120,8 +120,12 @@ ac_future_add_done_callback(ac_state *st, FutureObj *fut, PyObject *cb,
 int
 ac_future_init(ac_state *st, FutureObj *fut, PyObject *loop)
 {
-    /* __init__ may run twice: start over. */
+    /* __init__ may run twice: start over (but keep the instance dict,
+     * which a subclass's __init__ may have filled already). */
+    PyObject *dict = fut->fut_dict;
+    fut->fut_dict = NULL;
     ac_future_clear(fut);
+    fut->fut_dict = dict;
     fut->fut_state = AC_PENDING;
     fut->fut_log_tb = 0;
     fut->fut_blocking = 0;
