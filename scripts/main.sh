@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# The main job: on one interpreter (PY=3.11 unless told otherwise) set up the venv, build
+# asyncio_c._core in place, run every example in examples/ (examples/run_all.py: a header
+# and the output per example) and then the side-by-side benchmark bench/run.py.
+#
+#   scripts/main.sh              examples, then the benchmark
+#   scripts/main.sh examples     only the examples
+#   scripts/main.sh bench        only the benchmark
+#
+# PY=3.12                 use another interpreter
+# ASYNCIO_C_STANDIN=1     if the extension does not build, run on asyncio's own C types
+set -uo pipefail
+source "$(dirname "$0")/lib.sh"
+cd "$AC_TOP" || exit 2
+
+PY=${PY:-3.11}
+steps=${*:-examples bench}
+for s in $steps; do
+    case $s in examples | bench) ;; *) echo "usage: $0 [examples] [bench]" >&2; exit 2 ;; esac
+done
+
+ac_header "Python $PY: venv and build"
+py=$(ac_python "$PY") || exit 1
+ac_build "$PY" || exit 1
+impl=$(ac_impl "$py") || { ac_loud "Python $PY: $impl"; exit 1; }
+echo "asyncio_c: $impl"
+
+failures=()
+for s in $steps; do
+    if [ "$s" = examples ]; then
+        ac_header "examples"
+        # The examples' own runner: a header and the output of each example, in order.
+        if [ ! -f examples/run_all.py ]; then
+            ac_loud "examples/run_all.py is missing: cannot run the examples"
+            failures+=("examples/run_all.py missing")
+        elif ! "$py" examples/run_all.py </dev/null; then
+            ac_loud "examples failed (see above)"
+            failures+=("examples")
+        fi
+    else
+        ac_header "benchmark: bench/run.py"
+        if [ ! -f bench/run.py ]; then
+            ac_loud "bench/run.py is missing: there is no benchmark to run"
+            failures+=("bench/run.py missing")
+        elif ! "$py" bench/run.py </dev/null; then
+            ac_loud "bench/run.py failed"
+            failures+=("bench/run.py failed")
+        fi
+    fi
+done
+
+ac_header "main job summary (Python $PY)"
+if [ ${#failures[@]} != 0 ]; then
+    printf '  FAILED: %s\n' "${failures[@]}"
+    exit 1
+fi
+echo "  all steps passed: $steps"
