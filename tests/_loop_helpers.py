@@ -204,3 +204,9 @@ def callback_source(cb, args, debug):
         return format_helpers._format_callback_source(cb, args, debug=debug)
     except TypeError:  # before the debug= keyword (3.13)
         return format_helpers._format_callback_source(cb, args)
+
+
+# RSS means nothing under AddressSanitizer's or valgrind's allocator (scripts/debug.sh sets this).
+skip_under_memcheck = pytest.mark.skipif(
+    bool(os.environ.get("ASYNCIO_C_MEMCHECK")),
+    reason="measures RSS: meaningless under a memory checker's allocator")

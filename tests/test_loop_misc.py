@@ -19,6 +19,7 @@ import warnings
 import pytest
 
 from _loop_helpers import (  # noqa: F401
+    skip_under_memcheck,
     PY, callback_source, collect, lenv, limpl, rss_bytes, run_python,
 )
 
@@ -475,6 +476,7 @@ def test_subprocess_exec(lenv):
 # scale: schedule+cancel churn keeps memory flat
 
 
+@skip_under_memcheck
 def test_schedule_cancel_churn_keeps_memory_flat(lenv):
     n = 1_000_000
 

@@ -14,6 +14,7 @@ import time
 import pytest
 
 from _loop_helpers import (  # noqa: F401
+    skip_under_memcheck,
     PY, callback_source, gc_paused, lenv, limpl, rss_bytes,
 )
 
@@ -639,6 +640,7 @@ def test_debug_mode_refuses_calls_from_another_thread(lenv):
 # scale: not timing, but the loop staying usable and memory coming back
 
 
+@skip_under_memcheck
 def test_a_million_pending_timers_then_all_cancelled(lenv):
     loop = lenv.loop
     n = 1_000_000
