@@ -92,6 +92,12 @@ ac_getattr_opt(PyObject *obj, PyObject *name, PyObject **res)
 #endif
 }
 
+/* Read-only object members: None when the field is NULL.  (3.12 renamed
+ * structmember.h's names; the old ones still work on 3.11-3.13.) */
+#include <structmember.h>
+#define AC_T_OBJECT T_OBJECT
+#define AC_READONLY READONLY
+
 /* dict[key] as a borrowed reference, NULL without error when missing. */
 static inline PyObject *
 ac_dict_get(PyObject *dict, PyObject *key)

@@ -7,7 +7,6 @@
  * can run arbitrary code, so callback storage is always detached from the
  * future before such a call and never indexed across one. */
 #include "state.h"
-#include <structmember.h>
 
 #define FUT_CHECK_INIT(fut, ret)                                        \
     do {                                                                \
@@ -734,13 +733,6 @@ Future_set_log_traceback(PyObject *self, PyObject *val, void *c)
 }
 
 static PyObject *
-Future_get_loop_attr(PyObject *self, void *c)
-{
-    PyObject *loop = AC_FUT(self)->fut_loop;
-    return Py_NewRef(loop ? loop : Py_None);
-}
-
-static PyObject *
 Future_get_callbacks(PyObject *self, void *c)
 {
     FutureObj *fut = AC_FUT(self);
@@ -765,31 +757,9 @@ Future_get_callbacks(PyObject *self, void *c)
 }
 
 static PyObject *
-Future_get_result_attr(PyObject *self, void *c)
-{
-    PyObject *r = AC_FUT(self)->fut_result;
-    return Py_NewRef(r ? r : Py_None);
-}
-
-static PyObject *
-Future_get_exception_attr(PyObject *self, void *c)
-{
-    PyObject *r = AC_FUT(self)->fut_exception;
-    return Py_NewRef(r ? r : Py_None);
-}
-
-static PyObject *
-Future_get_source_traceback(PyObject *self, void *c)
-{
-    PyObject *r = AC_FUT(self)->fut_source_tb;
-    return Py_NewRef(r ? r : Py_None);
-}
-
-static PyObject *
 Future_get_cancel_message(PyObject *self, void *c)
 {
-    PyObject *r = AC_FUT(self)->fut_cancel_msg;
-    return Py_NewRef(r ? r : Py_None);
+    return ac_or_none(AC_FUT(self)->fut_cancel_msg);
 }
 
 static int
@@ -849,11 +819,7 @@ static PyGetSetDef Future_getset[] = {
      NULL, NULL},
     {"_log_traceback", Future_get_log_traceback, Future_set_log_traceback,
      NULL, NULL},
-    {"_loop", Future_get_loop_attr, NULL, NULL, NULL},
     {"_callbacks", Future_get_callbacks, NULL, NULL, NULL},
-    {"_result", Future_get_result_attr, NULL, NULL, NULL},
-    {"_exception", Future_get_exception_attr, NULL, NULL, NULL},
-    {"_source_traceback", Future_get_source_traceback, NULL, NULL, NULL},
     {"_cancel_message", Future_get_cancel_message, Future_set_cancel_message,
      NULL, NULL},
     {"_state", Future_get_state, NULL, NULL, NULL},
@@ -861,6 +827,13 @@ static PyGetSetDef Future_getset[] = {
 };
 
 static PyMemberDef Future_members[] = {
+    {"_loop", AC_T_OBJECT, offsetof(FutureObj, fut_loop), AC_READONLY, NULL},
+    {"_result", AC_T_OBJECT, offsetof(FutureObj, fut_result), AC_READONLY,
+     NULL},
+    {"_exception", AC_T_OBJECT, offsetof(FutureObj, fut_exception),
+     AC_READONLY, NULL},
+    {"_source_traceback", AC_T_OBJECT, offsetof(FutureObj, fut_source_tb),
+     AC_READONLY, NULL},
     {"__weaklistoffset__", T_PYSSIZET,
      offsetof(FutureObj, fut_weakreflist), READONLY, NULL},
     {"__dictoffset__", T_PYSSIZET, offsetof(FutureObj, fut_dict), READONLY,

@@ -6,7 +6,6 @@
  * asks for it.  Repr is asyncio-shaped and lives in Python
  * (asyncio_c/_handles.py): it is not hot. */
 #include "state.h"
-#include <structmember.h>
 
 #define H(o) ((HandleObj *)(o))
 #define TH(o) ((TimerHandleObj *)(o))
@@ -351,8 +350,7 @@ Handle_cancelled(PyObject *self, PyObject *unused)
 static PyObject *
 Handle_get_context(PyObject *self, PyObject *unused)
 {
-    PyObject *c = H(self)->h_context;
-    return Py_NewRef(c ? c : Py_None);
+    return ac_or_none(H(self)->h_context);
 }
 
 static PyObject *
@@ -446,13 +444,6 @@ TimerHandle_richcompare(PyObject *a, PyObject *b, int op)
 /* --- attributes asyncio's reprs and tests read --- */
 
 static PyObject *
-Handle_get_callback(PyObject *self, void *c)
-{
-    PyObject *v = H(self)->h_callback;
-    return Py_NewRef(v ? v : Py_None);
-}
-
-static PyObject *
 Handle_get_args(PyObject *self, void *c)
 {
     HandleObj *h = H(self);
@@ -482,33 +473,6 @@ Handle_get_cancelled_attr(PyObject *self, void *c)
 }
 
 static PyObject *
-Handle_get_loop_attr(PyObject *self, void *c)
-{
-    PyObject *v = H(self)->h_loop;
-    return Py_NewRef(v ? v : Py_None);
-}
-
-static PyObject *
-Handle_get_source_tb(PyObject *self, void *c)
-{
-    PyObject *v = H(self)->h_source_tb;
-    return Py_NewRef(v ? v : Py_None);
-}
-
-static PyObject *
-Handle_get_repr_attr(PyObject *self, void *c)
-{
-    PyObject *v = H(self)->h_repr;
-    return Py_NewRef(v ? v : Py_None);
-}
-
-static PyObject *
-Handle_get_context_attr(PyObject *self, void *c)
-{
-    return Handle_get_context(self, NULL);
-}
-
-static PyObject *
 TimerHandle_get_when_attr(PyObject *self, void *c)
 {
     return PyFloat_FromDouble(TH(self)->th_when);
@@ -530,17 +494,20 @@ static PyMethodDef Handle_methods[] = {
 };
 
 static PyGetSetDef Handle_getset[] = {
-    {"_callback", Handle_get_callback, NULL, NULL, NULL},
     {"_args", Handle_get_args, NULL, NULL, NULL},
     {"_cancelled", Handle_get_cancelled_attr, NULL, NULL, NULL},
-    {"_loop", Handle_get_loop_attr, NULL, NULL, NULL},
-    {"_source_traceback", Handle_get_source_tb, NULL, NULL, NULL},
-    {"_repr", Handle_get_repr_attr, NULL, NULL, NULL},
-    {"_context", Handle_get_context_attr, NULL, NULL, NULL},
     {NULL, NULL, NULL, NULL, NULL},
 };
 
 static PyMemberDef Handle_members[] = {
+    {"_callback", AC_T_OBJECT, offsetof(HandleObj, h_callback), AC_READONLY,
+     NULL},
+    {"_loop", AC_T_OBJECT, offsetof(HandleObj, h_loop), AC_READONLY, NULL},
+    {"_source_traceback", AC_T_OBJECT, offsetof(HandleObj, h_source_tb),
+     AC_READONLY, NULL},
+    {"_repr", AC_T_OBJECT, offsetof(HandleObj, h_repr), AC_READONLY, NULL},
+    {"_context", AC_T_OBJECT, offsetof(HandleObj, h_context), AC_READONLY,
+     NULL},
     {"__weaklistoffset__", T_PYSSIZET, offsetof(HandleObj, h_weakreflist),
      READONLY, NULL},
     {NULL, 0, 0, 0, NULL},

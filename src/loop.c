@@ -874,7 +874,7 @@ Loop_get_thread_id(PyObject *op, void *c)
 static int
 Loop_set_thread_id(PyObject *op, PyObject *v, void *c)
 {
-    Py_XSETREF(L(op)->loop_thread_id, Py_NewRef(v ? v : Py_None));
+    Py_XSETREF(L(op)->loop_thread_id, ac_or_none(v));
     return 0;
 }
 
@@ -887,7 +887,7 @@ Loop_get_task_factory(PyObject *op, void *c)
 static int
 Loop_set_task_factory(PyObject *op, PyObject *v, void *c)
 {
-    Py_XSETREF(L(op)->loop_task_factory, Py_NewRef(v ? v : Py_None));
+    Py_XSETREF(L(op)->loop_task_factory, ac_or_none(v));
     return 0;
 }
 

@@ -70,6 +70,13 @@ typedef struct {
 
 extern PyModuleDef ac_moduledef;
 
+/* A new reference to o, or to None when o is NULL. */
+static inline PyObject *
+ac_or_none(PyObject *o)
+{
+    return Py_NewRef(o != NULL ? o : Py_None);
+}
+
 /* The module state for an object of one of our types (or a subclass). */
 static inline ac_state *
 ac_state_of_type(PyTypeObject *tp)

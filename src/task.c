@@ -9,7 +9,6 @@
  * our tasks through asyncio's own bookkeeping (tasks._current_tasks and
  * tasks._register_task). */
 #include "state.h"
-#include <structmember.h>
 
 #define AC_TASK(o) ((TaskObj *)(o))
 
@@ -61,7 +60,7 @@ swap_current_task(ac_state *st, PyObject *loop, PyObject *task)
     if (prev == NULL && PyErr_Occurred()) {
         return NULL;
     }
-    prev = Py_NewRef(prev ? prev : Py_None);
+    prev = ac_or_none(prev);
     int rc;
     if (task == Py_None) {
         rc = prev == Py_None ? 0 : PyDict_DelItem(st->current_tasks, loop);
@@ -828,22 +827,19 @@ Task_uncancel(PyObject *self, PyObject *unused)
 static PyObject *
 Task_get_coro(PyObject *self, PyObject *unused)
 {
-    PyObject *c = AC_TASK(self)->task_coro;
-    return Py_NewRef(c ? c : Py_None);
+    return ac_or_none(AC_TASK(self)->task_coro);
 }
 
 static PyObject *
 Task_get_context(PyObject *self, PyObject *unused)
 {
-    PyObject *c = AC_TASK(self)->task_context;
-    return Py_NewRef(c ? c : Py_None);
+    return ac_or_none(AC_TASK(self)->task_context);
 }
 
 static PyObject *
 Task_get_name(PyObject *self, PyObject *unused)
 {
-    PyObject *n = AC_TASK(self)->task_name;
-    return Py_NewRef(n ? n : Py_None);
+    return ac_or_none(AC_TASK(self)->task_name);
 }
 
 static PyObject *
@@ -903,19 +899,6 @@ Task_print_stack(PyObject *self, PyObject *args, PyObject *kwds)
 /* --- properties --- */
 
 static PyObject *
-Task_get_coro_attr(PyObject *self, void *c)
-{
-    return Task_get_coro(self, NULL);
-}
-
-static PyObject *
-Task_get_fut_waiter(PyObject *self, void *c)
-{
-    PyObject *w = AC_TASK(self)->task_fut_waiter;
-    return Py_NewRef(w ? w : Py_None);
-}
-
-static PyObject *
 Task_get_must_cancel(PyObject *self, void *c)
 {
     return PyBool_FromLong(AC_TASK(self)->task_must_cancel);
@@ -966,12 +949,17 @@ static PyMethodDef Task_methods[] = {
 };
 
 static PyGetSetDef Task_getset[] = {
-    {"_coro", Task_get_coro_attr, NULL, NULL, NULL},
-    {"_fut_waiter", Task_get_fut_waiter, NULL, NULL, NULL},
     {"_must_cancel", Task_get_must_cancel, NULL, NULL, NULL},
     {"_log_destroy_pending", Task_get_log_destroy_pending,
      Task_set_log_destroy_pending, NULL, NULL},
     {NULL, NULL, NULL, NULL, NULL},
+};
+
+static PyMemberDef Task_members[] = {
+    {"_coro", AC_T_OBJECT, offsetof(TaskObj, task_coro), AC_READONLY, NULL},
+    {"_fut_waiter", AC_T_OBJECT, offsetof(TaskObj, task_fut_waiter),
+     AC_READONLY, NULL},
+    {NULL, 0, 0, 0, NULL},
 };
 
 static PyType_Slot Task_slots[] = {
@@ -983,6 +971,7 @@ static PyType_Slot Task_slots[] = {
     {Py_tp_repr, Task_repr},
     {Py_tp_methods, Task_methods},
     {Py_tp_getset, Task_getset},
+    {Py_tp_members, Task_members},
     {Py_tp_init, Task_init},
     {0, NULL},
 };
