@@ -1329,10 +1329,12 @@ def test_runner_shutdown_reports_leftover_errors(impl):
         except asyncio.CancelledError:
             raise ZeroDivisionError("during shutdown")
 
+    keep = []  # a task only the loop knows of may be collected (asyncio's docs)
+
     async def main():
         loop = asyncio.get_running_loop()
         loop.set_exception_handler(lambda loop, ctx: errors.append(ctx))
-        loop.create_task(bad_leftover())
+        keep.append(loop.create_task(bad_leftover()))
         await bare_yield()
 
     with asyncio.Runner(loop_factory=impl.new_event_loop) as runner:
