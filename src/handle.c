@@ -148,20 +148,14 @@ done:
     return rc;
 }
 
-int
-ac_handle_run(ac_state *st, PyObject *self)
+/* Call cb(*args), cb(arg1) or cb() in ctx.  An exception goes to the loop's
+ * exception handler as asyncio's Handle._run sends it, naming h (or, for
+ * internal work, a Handle made for the report); SystemExit and
+ * KeyboardInterrupt are raised: -1.  The caller holds every reference. */
+static int
+call_in_context(ac_state *st, PyObject *h, PyObject *loop, PyObject *cb,
+                PyObject *args, PyObject *arg1, PyObject *ctx)
 {
-    HandleObj *h = H(self);
-    PyObject *cb = h->h_callback, *args = h->h_args, *arg1 = h->h_arg1;
-    PyObject *ctx = h->h_context;
-    if (cb == NULL) {
-        return 0;  /* cancelled */
-    }
-    /* the callback may cancel its own handle: hold what we use */
-    Py_INCREF(cb);
-    Py_XINCREF(args);
-    Py_XINCREF(arg1);
-    Py_INCREF(ctx);
     PyObject *res = NULL;
     int rc = 0;
     if (PyContext_Enter(ctx) == 0) {
@@ -179,30 +173,64 @@ ac_handle_run(ac_state *st, PyObject *self)
             Py_CLEAR(res);
         }
     }
-    if (res == NULL) {
-        PyObject *exc = ac_err_take();
-        if (PyErr_GivenExceptionMatches(exc, PyExc_SystemExit) ||
-            PyErr_GivenExceptionMatches(exc, PyExc_KeyboardInterrupt)) {
-            ac_err_give(exc);
-            rc = -1;
-        }
-        else {
-            PyObject *rargs = args != NULL ? Py_NewRef(args) :
-                arg1 != NULL ? PyTuple_Pack(1, arg1) : NULL;
-            if (rargs == NULL && arg1 != NULL) {
-                PyErr_Clear();
-            }
-            rc = handle_report(st, h, cb, rargs, exc);
-            Py_XDECREF(rargs);
-            Py_DECREF(exc);
-        }
+    if (res != NULL) {
+        Py_DECREF(res);
+        return 0;
     }
-    Py_XDECREF(res);
+    PyObject *exc = ac_err_take();
+    if (PyErr_GivenExceptionMatches(exc, PyExc_SystemExit) ||
+        PyErr_GivenExceptionMatches(exc, PyExc_KeyboardInterrupt)) {
+        ac_err_give(exc);
+        return -1;
+    }
+    PyObject *rargs = args != NULL ? Py_NewRef(args) :
+        arg1 != NULL ? PyTuple_Pack(1, arg1) : NULL;
+    PyObject *owned = NULL;
+    if (h == NULL) {
+        h = owned = ac_handle_new(st, cb, rargs, NULL, loop, ctx);
+    }
+    if (h == NULL) {
+        PyErr_Clear();
+        PyErr_WriteUnraisable(cb);
+    }
+    else {
+        rc = handle_report(st, (HandleObj *)h, cb, rargs, exc);
+    }
+    Py_XDECREF(owned);
+    Py_XDECREF(rargs);
+    Py_DECREF(exc);
+    return rc;
+}
+
+int
+ac_handle_run(ac_state *st, PyObject *self)
+{
+    HandleObj *h = H(self);
+    PyObject *cb = h->h_callback, *args = h->h_args, *arg1 = h->h_arg1;
+    PyObject *ctx = h->h_context, *loop = h->h_loop;
+    if (cb == NULL) {
+        return 0;  /* cancelled */
+    }
+    /* the callback may cancel its own handle: hold what we use */
+    Py_INCREF(cb);
+    Py_XINCREF(args);
+    Py_XINCREF(arg1);
+    Py_INCREF(ctx);
+    Py_INCREF(loop);
+    int rc = call_in_context(st, self, loop, cb, args, arg1, ctx);
     Py_DECREF(cb);
     Py_XDECREF(args);
     Py_XDECREF(arg1);
     Py_DECREF(ctx);
+    Py_DECREF(loop);
     return rc;
+}
+
+int
+ac_callback_run(ac_state *st, PyObject *loop, PyObject *cb, PyObject *arg,
+                PyObject *ctx)
+{
+    return call_in_context(st, NULL, loop, cb, NULL, arg, ctx);
 }
 
 /* ---------------------------------------------------------------------

@@ -166,7 +166,24 @@ ac_loop_call_soon_internal(ac_state *st, PyObject *loop, PyObject *fn,
     if (check_closed(self) < 0) {
         return -1;
     }
-    if (self->loop_debug && debug_checks(st, self, fn, "call_soon", 1) < 0) {
+    if (!self->loop_debug) {
+        /* nobody sees this callback's Handle: queue a bare record */
+        PyObject *c = ctx != NULL && ctx != Py_None ? Py_NewRef(ctx)
+                                                    : PyContext_CopyCurrent();
+        if (c == NULL) {
+            return -1;
+        }
+        if (ac_readyq_push(&self->loop_ready, AC_READY_CALL, Py_NewRef(fn),
+                           Py_XNewRef(arg), c) < 0) {
+            Py_DECREF(fn);
+            Py_XDECREF(arg);
+            Py_DECREF(c);
+            PyErr_NoMemory();
+            return -1;
+        }
+        return 0;
+    }
+    if (debug_checks(st, self, fn, "call_soon", 1) < 0) {
         return -1;
     }
     PyObject *h = loop_call_soon(st, self, fn, arg ? &arg : NULL,
@@ -560,11 +577,26 @@ Loop_remove_writer(PyObject *op, PyObject *fd)
 /* ---------------------------------------------------------------------
  * one iteration */
 
+/* Drop the references a ready record holds. */
+static inline void
+ready_release(ac_ready *r)
+{
+    Py_XDECREF((PyObject *)r->a);
+    Py_XDECREF((PyObject *)r->b);
+    Py_XDECREF((PyObject *)r->c);
+}
+
 static int
 run_ready_entry(ac_state *st, LoopObj *self, ac_ready *r)
 {
     PyObject *obj = (PyObject *)r->a;
     int rc = 0;
+    if (r->kind == AC_READY_CALL) {
+        rc = ac_callback_run(st, (PyObject *)self, obj, (PyObject *)r->b,
+                             (PyObject *)r->c);
+        ready_release(r);
+        return rc;
+    }
     if (r->kind == AC_READY_HANDLE) {
         if (((HandleObj *)obj)->h_cancelled) {
             Py_DECREF(obj);
@@ -792,7 +824,7 @@ loop_release(LoopObj *self)
 {
     ac_ready r;
     while (ac_readyq_pop(&self->loop_ready, &r) == 0) {
-        Py_DECREF((PyObject *)r.a);
+        ready_release(&r);
     }
     ac_timer *t;
     while ((t = ac_timerheap_pop(&self->loop_timers)) != NULL) {
@@ -940,7 +972,10 @@ Loop_traverse(PyObject *op, visitproc visit, void *arg)
     Py_VISIT(self->loop_task_factory);
     ac_readyq *q = &self->loop_ready;
     for (size_t i = 0; i < q->len; i++) {
-        Py_VISIT((PyObject *)q->buf[(q->head + i) & (q->cap - 1)].a);
+        ac_ready *r = &q->buf[(q->head + i) & (q->cap - 1)];
+        Py_VISIT((PyObject *)r->a);
+        Py_VISIT((PyObject *)r->b);
+        Py_VISIT((PyObject *)r->c);
     }
     for (size_t i = 0; i < self->loop_timers.size; i++) {
         Py_VISIT((PyObject *)self->loop_timers.entries[i].node->data);

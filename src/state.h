@@ -193,6 +193,10 @@ PyObject *ac_timerhandle_new(ac_state *st, double when, PyObject *cb,
  * exception handler, except SystemExit/KeyboardInterrupt: -1, raised. */
 int ac_handle_run(ac_state *st, PyObject *handle);
 int ac_handle_cancel(ac_state *st, PyObject *handle);
+/* What ac_handle_run does, for internal work that has no Handle: cb(arg)
+ * (cb() if arg is NULL) in ctx; a Handle is made only to report an error. */
+int ac_callback_run(ac_state *st, PyObject *loop, PyObject *cb, PyObject *arg,
+                    PyObject *ctx);
 
 /* ---- Loop (loop.c) ---- */
 
@@ -204,6 +208,9 @@ typedef struct {
 enum {
     AC_READY_HANDLE = 1,          /* a: one of our Handles (owned) */
     AC_READY_PYHANDLE,            /* a: any object with _run() and _cancelled */
+    AC_READY_CALL,                /* internal work (a task step, a done
+                                     callback): a(b) in context c, all owned,
+                                     b may be NULL; no Handle object */
 };
 
 typedef struct {
