@@ -1,4 +1,4 @@
-"""CPython's own test.test_asyncio, driven against asyncio_c's Future and Task.
+"""CPython's own test.test_asyncio, driven against asyncio_c's Future, Task and event loop.
 
 CPython tests its C and Python implementations of Future/Task by instantiating
 implementation-neutral base classes (BaseFutureTests, BaseTaskTests, ...) once per
@@ -7,8 +7,15 @@ such class that uses asyncio's C types we generate a subclass with asyncio_c's t
 their place (see _mirror.py).  No CPython test code is copied; the tests come from the
 running interpreter's own `test` package, so each interpreter checks its own semantics.
 
+The loop layer (_loop_mirror.py, test_cpython_loop_*.py) runs test_events' epoll loop class,
+test_locks, test_queues, test_pep492, test_context, test_taskgroups, test_timeouts,
+test_runners, test_threads and test_waitfor with asyncio_c's loop as the loop every test gets,
+and checks that no other loop was made.
+
 Files:
   _mirror.py            finds CPython's C-implementation test classes and mirrors them
+  _loop_mirror.py       the same for the loop layer
+  test_harness.py, test_loop_harness.py   checks that "ours" really is ours
   exclusions.py         every test we do not run, with its reason (the only such list)
   test_cpython_*.py     one module per CPython test module (what pytest collects)
   report.py             runs ours and asyncio's own (reference) per interpreter, prints counts
@@ -17,4 +24,5 @@ Files:
 Environment:
   ASYNCIO_C_CONFORMANCE_REF=1   also generate the reference classes (Ref_*), i.e. the same
                                 mirrored classes with asyncio's own _CTask/_CFuture
+                                (and, for the loop layer, asyncio's own loop)
 """

@@ -7,6 +7,8 @@ so that every mirrored CPython class runs twice: Ours_* (asyncio_c's Task/Future
 (asyncio's own _CTask/_CFuture, the reference), and prints per interpreter
     ours N passed / asyncio's own M passed
 then the tests that pass on asyncio's own types but not on ours, grouped by error message.
+The loop layer (test_cpython_loop_*: CPython's tests with asyncio_c's event loop, Ours_*, and
+with asyncio's own loop, Ref_*) runs in the same process and is reported apart, per interpreter.
 
     python tests/conformance/report.py                 all interpreters that have a venv
     python tests/conformance/report.py --python 3.12   one of them (repeatable)
@@ -33,7 +35,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 TESTS = os.path.dirname(HERE)
 TOP = os.path.dirname(TESTS)
 VERSIONS = ("3.11", "3.12", "3.13")
-NODE = re.compile(r"test_cpython_(\w+)\.py::(Ours|Ref)_(\w+)::(\w+)")
+# (the loop layer's test_cpython_loop_* files are counted apart: see the end of this file)
+NODE = re.compile(r"test_cpython_(?!loop_)(\w+)\.py::(Ours|Ref)_(\w+)::(\w+)")
 
 
 class Run:
@@ -160,8 +163,16 @@ def report(r, args):
     res = r.split()
     ours, ref = _counts(res["ours"]), _counts(res["ref"])
     print(f"\n=== Python {r.python or r.version}   asyncio_c = {r.impl or '?'}")
-    print(f"  ours (asyncio_c)          : {_fmt(ours)}")
-    print(f"  asyncio's own _CTask/_CFuture: {_fmt(ref)}")
+    print(f"  ours (asyncio_c)           : {_fmt(ours)}")
+    print(f"  asyncio's own (reference)  : {_fmt(ref)}")
+    modules = sorted({t.split(".")[0] for part in res.values() for t in part})
+    if len(modules) > 1:
+        for mod in modules:
+            o = _counts({t: v for t, v in res["ours"].items() if t.startswith(mod + ".")})
+            f = _counts({t: v for t, v in res["ref"].items() if t.startswith(mod + ".")})
+            print(f"      {mod:28} ours {o['passed']:4} / asyncio's own {f['passed']:4} passed"
+                  + (f"   (ours failed {o['failed'] + o['error']})"
+                     if o['failed'] + o['error'] else ""))
     for nid, msg in r.collect_errors:
         ok = False
         print(f"  COLLECTION ERROR in {nid}: {msg.strip().splitlines()[-1] if msg.strip() else ''}")
@@ -238,6 +249,7 @@ def main():
             continue
         ok, ours, ref = report(r, args)
         all_ok &= ok
+        all_ok &= report_loop(r, args)
         summary.append((r.python or v, ours, ref, r.impl))
     print("\n=== summary: tests passed")
     for ver, ours, ref, impl in summary:
@@ -246,7 +258,91 @@ def main():
         print(f"  Python {ver:8} ours {ours['passed']:5} / asyncio's own {ref['passed']:5}"
               f"   (ours failed {ours['failed'] + ours['error']}, ref failed "
               f"{ref['failed'] + ref['error']}; ours = {kind})")
+    print_loop_summary()
     return 0 if all_ok else 1
+
+
+# =============================================================================================
+# Loop layer (_loop_mirror.py, test_cpython_loop_*.py): CPython's tests with asyncio_c's event
+# loop as the loop every test gets (Ours_*) and with asyncio's own loop (Ref_*), run in the same
+# pytest process as the Task/Future layer above.  Its counts are kept apart from those.
+
+LOOP_NODE = re.compile(r"test_cpython_loop_(\w+)\.py::(Ours|Ref)_(\w+)::(\w+)")
+LOOP_SUMMARY = []       # (python, ours counts, ref counts)
+
+
+def split_loop(r):
+    """The loop layer's outcomes: {"ours"|"ref": {"test_<mod>.<Class>.<test>": (out, msg)}}"""
+    res = {"ours": {}, "ref": {}}
+    for nid, out in r.outcome.items():
+        m = LOOP_NODE.search(nid)
+        if m:
+            mod, impl, cls, test = m.groups()
+            res["ours" if impl == "Ours" else "ref"][f"test_{mod}.{cls}.{test}"] = (
+                out, r.message.get(nid, ""))
+    return res
+
+
+def report_loop(r, args):
+    """Print the loop layer's counts and differences for one interpreter; True if all is well."""
+    res = split_loop(r)
+    ours, ref = _counts(res["ours"]), _counts(res["ref"])
+    LOOP_SUMMARY.append((r.python or r.version, ours, ref))
+    print("  --- loop layer (CPython's tests with an event loop of ours / of asyncio's)")
+    print(f"  ours (asyncio_c's loop)    : {_fmt(ours)}")
+    print(f"  asyncio's own loop         : {_fmt(ref)}")
+    if not res["ours"]:
+        print("  LOOP LAYER: NO TESTS RAN")
+        return False
+    for mod in sorted({t.split(".")[0] for part in res.values() for t in part}):
+        o = _counts({t: v for t, v in res["ours"].items() if t.startswith(mod + ".")})
+        f = _counts({t: v for t, v in res["ref"].items() if t.startswith(mod + ".")})
+        bad = o["failed"] + o["error"]
+        print(f"      {mod:28} ours {o['passed']:4} / asyncio's own {f['passed']:4} passed"
+              + (f"   (ours failed {bad})" if bad else ""))
+    failing = ("failed", "error")
+    regress = {t: v for t, v in res["ours"].items()
+               if v[0] in failing and res["ref"].get(t, ("",))[0] == "passed"}
+    only_ours_pass = sorted(t for t, v in res["ours"].items()
+                            if v[0] == "passed" and res["ref"].get(t, ("",))[0] in failing)
+    both_fail = sorted(t for t, v in res["ours"].items()
+                       if v[0] in failing and res["ref"].get(t, ("",))[0] in failing)
+    ours_skipped_ref_passed = sorted(t for t, v in res["ours"].items()
+                                     if v[0] == "skipped" and res["ref"].get(t, ("",))[0] == "passed")
+    if regress:
+        print(f"  pass on asyncio's own loop, fail on ours: {len(regress)}; by cause:")
+        groups = collections.defaultdict(list)
+        for t, (_, msg) in regress.items():
+            groups[_normalise(msg)].append(t)
+        for cause, tests in sorted(groups.items(), key=lambda kv: -len(kv[1])):
+            print(f"    [{len(tests)}] {cause}")
+            for t in sorted(tests)[: None if args.list else 5]:
+                print(f"        {t}")
+            if not args.list and len(tests) > 5:
+                print(f"        ... and {len(tests) - 5} more (--list shows all)")
+    if ours_skipped_ref_passed:
+        print(f"  skipped on ours (exclusions.LOOP_EXCLUSIONS), pass on asyncio's own loop: "
+              f"{len(ours_skipped_ref_passed)}")
+        for t in ours_skipped_ref_passed[: None if args.list else 10]:
+            print(f"        {t}: {_normalise(res['ours'][t][1])}")
+    if both_fail:
+        print(f"  fail on both loops: {len(both_fail)}")
+        for t in both_fail[: None if args.list else 10]:
+            print(f"        {t}: {_normalise(res['ref'][t][1])}")
+    if only_ours_pass:
+        print(f"  fail only on asyncio's own loop: {len(only_ours_pass)}")
+        for t in only_ours_pass[: None if args.list else 10]:
+            print(f"        {t}")
+    return not regress and not both_fail
+
+
+def print_loop_summary():
+    if LOOP_SUMMARY:
+        print("=== loop layer summary: tests passed")
+    for ver, ours, ref in LOOP_SUMMARY:
+        print(f"  Python {ver:8} ours {ours['passed']:5} / asyncio's own {ref['passed']:5}"
+              f"   (ours failed {ours['failed'] + ours['error']}, skipped {ours['skipped']};"
+              f" ref failed {ref['failed'] + ref['error']}, skipped {ref['skipped']})")
 
 
 if __name__ == "__main__":
