@@ -539,10 +539,12 @@ restore:
         if (call_and_drop(st->register_task, self) < 0) {
             rc = -1;
             if (err != NULL) {
+                /* the step's exception wins; this one is reported */
                 PyErr_WriteUnraisable(self);
+                ac_err_give(err);
             }
         }
-        else if (err != NULL) {
+        else {
             ac_err_give(err);
         }
     }
