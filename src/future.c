@@ -383,42 +383,20 @@ ac_future_finalize(PyObject *self)
     fut->fut_log_tb = 0;
     ac_state *st = AC_STATE_OF(self);
     PyObject *saved = ac_err_take();
-    PyObject *context = NULL, *message = NULL;
-
-    context = PyDict_New();
-    if (context == NULL) {
-        goto error;
+    PyObject *name = PyType_GetName(Py_TYPE(self));
+    PyObject *message = name == NULL ? NULL : PyUnicode_FromFormat(
+        "%U exception was never retrieved", name);
+    Py_XDECREF(name);
+    if (message == NULL) {
+        PyErr_WriteUnraisable(self);
     }
-    {
-        PyObject *name = PyType_GetName(Py_TYPE(self));
-        if (name == NULL) {
-            goto error;
-        }
-        message = PyUnicode_FromFormat("%U exception was never retrieved",
-                                       name);
-        Py_DECREF(name);
+    else {
+        ac_report_from_finalizer(st, self, fut->fut_loop, fut->fut_source_tb,
+                                 st->s_message, message,
+                                 st->s_exception, fut->fut_exception,
+                                 st->s_future, self, NULL);
+        Py_DECREF(message);
     }
-    if (message == NULL ||
-        PyDict_SetItem(context, st->s_message, message) < 0 ||
-        PyDict_SetItem(context, st->s_exception, fut->fut_exception) < 0 ||
-        PyDict_SetItem(context, st->s_future, self) < 0) {
-        goto error;
-    }
-    if (fut->fut_source_tb != NULL &&
-        PyObject_IsTrue(fut->fut_source_tb) == 1 &&
-        PyDict_SetItem(context, st->s_source_traceback,
-                       fut->fut_source_tb) < 0) {
-        goto error;
-    }
-    if (ac_call_exception_handler(st, fut->fut_loop, context) < 0) {
-            PyErr_WriteUnraisable(self);
-        }
-    goto done;
-error:
-    PyErr_WriteUnraisable(self);
-done:
-    Py_XDECREF(message);
-    Py_XDECREF(context);
     ac_err_give(saved);
 }
 

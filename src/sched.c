@@ -3,6 +3,7 @@
  * asyncio_c's own loop is reached in C (no method lookup, no argument
  * parsing); any other loop through its Python methods. */
 #include "state.h"
+#include <stdarg.h>
 
 int
 ac_call_soon(ac_state *st, PyObject *loop, PyObject *fn, PyObject *arg,
@@ -27,6 +28,37 @@ ac_call_soon(ac_state *st, PyObject *loop, PyObject *fn, PyObject *arg,
     }
     Py_DECREF(res);
     return 0;
+}
+
+void
+ac_report_from_finalizer(ac_state *st, PyObject *self, PyObject *loop,
+                         PyObject *source_tb, ...)
+{
+    PyObject *context = PyDict_New();
+    int rc = context == NULL ? -1 : 0;
+    va_list va;
+    va_start(va, source_tb);
+    for (;;) {
+        PyObject *key = va_arg(va, PyObject *);
+        if (key == NULL) {
+            break;
+        }
+        PyObject *val = va_arg(va, PyObject *);
+        if (rc == 0) {
+            rc = PyDict_SetItem(context, key, val);
+        }
+    }
+    va_end(va);
+    if (rc == 0 && source_tb != NULL && PyObject_IsTrue(source_tb) == 1) {
+        rc = PyDict_SetItem(context, st->s_source_traceback, source_tb);
+    }
+    if (rc == 0) {
+        rc = ac_call_exception_handler(st, loop, context);
+    }
+    if (rc < 0) {
+        PyErr_WriteUnraisable(self);
+    }
+    Py_XDECREF(context);
 }
 
 int

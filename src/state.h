@@ -254,5 +254,11 @@ int ac_call_soon(ac_state *st, PyObject *loop, PyObject *fn, PyObject *arg,
 /* loop.call_exception_handler(context); -1 with the exception it let
  * through (asyncio's lets only SystemExit and KeyboardInterrupt out). */
 int ac_call_exception_handler(ac_state *st, PyObject *loop, PyObject *context);
+/* From a finalizer: loop.call_exception_handler({key: value, ...,
+ * "source_traceback": source_tb if not empty}), the pairs given as
+ * arguments and ended by NULL.  Call it with no exception set (save the
+ * current one first); anything that goes wrong is written as unraisable. */
+void ac_report_from_finalizer(ac_state *st, PyObject *self, PyObject *loop,
+                              PyObject *source_tb, ...);
 
 #endif /* AC_STATE_H */

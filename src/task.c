@@ -738,25 +738,17 @@ Task_finalize(PyObject *self)
         fut->fut_loop != NULL) {
         ac_state *st = AC_STATE_OF(self);
         PyObject *saved = ac_err_take();
-        PyObject *context = PyDict_New();
         PyObject *message = PyUnicode_FromString(
             "Task was destroyed but it is pending!");
-        if (context == NULL || message == NULL ||
-            PyDict_SetItem(context, st->s_task, self) < 0 ||
-            PyDict_SetItem(context, st->s_message, message) < 0 ||
-            (fut->fut_source_tb != NULL &&
-             PyObject_IsTrue(fut->fut_source_tb) == 1 &&
-             PyDict_SetItem(context, st->s_source_traceback,
-                            fut->fut_source_tb) < 0)) {
+        if (message == NULL) {
             PyErr_WriteUnraisable(self);
         }
         else {
-            if (ac_call_exception_handler(st, fut->fut_loop, context) < 0) {
-            PyErr_WriteUnraisable(self);
+            ac_report_from_finalizer(st, self, fut->fut_loop,
+                                     fut->fut_source_tb, st->s_task, self,
+                                     st->s_message, message, NULL);
+            Py_DECREF(message);
         }
-        }
-        Py_XDECREF(context);
-        Py_XDECREF(message);
         ac_err_give(saved);
     }
     ac_future_finalize(self);
