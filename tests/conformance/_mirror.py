@@ -339,7 +339,8 @@ class _Watchdog:
         old = signal.signal(signal.SIGALRM, alarm)
         # Repeats every second until it gets through, in case something catches it.
         signal.setitimer(signal.ITIMER_REAL, limit, 1.0)
-        faulthandler.dump_traceback_later(limit * 3, exit=True)
+        # sys.__stderr__: under --capture=sys, sys.stderr has no fileno()
+        faulthandler.dump_traceback_later(limit * 3, exit=True, file=sys.__stderr__)
         try:
             return super().run(result)
         except TestHung:
