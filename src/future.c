@@ -400,8 +400,8 @@ ac_future_finalize(PyObject *self)
     ac_err_give(saved);
 }
 
-static void
-Future_dealloc(PyObject *self)
+void
+ac_future_dealloc(PyObject *self, inquiry clear)
 {
     PyTypeObject *tp = Py_TYPE(self);
     if (PyObject_CallFinalizerFromDealloc(self) < 0) {
@@ -411,7 +411,7 @@ Future_dealloc(PyObject *self)
     if (AC_FUT(self)->fut_weakreflist != NULL) {
         PyObject_ClearWeakRefs(self);
     }
-    ac_future_clear(AC_FUT(self));
+    (void)clear(self);
     tp->tp_free(self);
     Py_DECREF(tp);
 }
@@ -427,6 +427,12 @@ Future_clear(PyObject *self)
 {
     ac_future_clear(AC_FUT(self));
     return 0;
+}
+
+static void
+Future_dealloc(PyObject *self)
+{
+    ac_future_dealloc(self, Future_clear);
 }
 
 /* ---------------------------------------------------------------------

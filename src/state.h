@@ -138,6 +138,8 @@ int ac_future_outcome(ac_state *st, FutureObj *fut, PyObject **res);
 int ac_future_traverse(FutureObj *fut, visitproc visit, void *arg);
 void ac_future_clear(FutureObj *fut);
 void ac_future_finalize(PyObject *self);
+/* tp_dealloc of Future and its subtypes: finalizer, weakrefs, clear(), free. */
+void ac_future_dealloc(PyObject *self, inquiry clear);
 
 static inline int
 ac_future_check_exact(ac_state *st, PyObject *o)

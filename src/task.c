@@ -757,17 +757,7 @@ Task_finalize(PyObject *self)
 static void
 Task_dealloc(PyObject *self)
 {
-    PyTypeObject *tp = Py_TYPE(self);
-    if (PyObject_CallFinalizerFromDealloc(self) < 0) {
-        return;  /* resurrected */
-    }
-    PyObject_GC_UnTrack(self);
-    if (AC_FUT(self)->fut_weakreflist != NULL) {
-        PyObject_ClearWeakRefs(self);
-    }
-    Task_clear(self);
-    tp->tp_free(self);
-    Py_DECREF(tp);
+    ac_future_dealloc(self, Task_clear);
 }
 
 static PyObject *
