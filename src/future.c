@@ -677,11 +677,7 @@ static int
 Future_set_blocking(PyObject *self, PyObject *val, void *c)
 {
     FUT_CHECK_INIT(AC_FUT(self), -1);
-    if (val == NULL) {
-        PyErr_SetString(PyExc_AttributeError, "cannot delete attribute");
-        return -1;
-    }
-    int b = PyObject_IsTrue(val);
+    int b = ac_flag_value(val);
     if (b < 0) {
         return -1;
     }
@@ -699,11 +695,7 @@ Future_get_log_traceback(PyObject *self, void *c)
 static int
 Future_set_log_traceback(PyObject *self, PyObject *val, void *c)
 {
-    if (val == NULL) {
-        PyErr_SetString(PyExc_AttributeError, "cannot delete attribute");
-        return -1;
-    }
-    int b = PyObject_IsTrue(val);
+    int b = ac_flag_value(val);
     if (b < 0) {
         return -1;
     }

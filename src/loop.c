@@ -874,18 +874,14 @@ Loop_after_fork(PyObject *op, PyObject *unused)
 /* ---------------------------------------------------------------------
  * attributes asyncio's Python code reads and writes */
 
-#define FLAG_GETSET(field, pyname)                                          \
+#define FLAG_GETSET(field)                                          \
     static PyObject *Loop_get_##field(PyObject *op, void *c)                \
     {                                                                       \
         return PyBool_FromLong(L(op)->loop_##field);                        \
     }                                                                       \
     static int Loop_set_##field(PyObject *op, PyObject *v, void *c)         \
     {                                                                       \
-        if (v == NULL) {                                                    \
-            PyErr_SetString(PyExc_AttributeError, "cannot delete " pyname); \
-            return -1;                                                      \
-        }                                                                   \
-        int b = PyObject_IsTrue(v);                                         \
+        int b = ac_flag_value(v);                                           \
         if (b < 0) {                                                        \
             return -1;                                                      \
         }                                                                   \
@@ -893,9 +889,9 @@ Loop_after_fork(PyObject *op, PyObject *unused)
         return 0;                                                           \
     }
 
-FLAG_GETSET(closed, "_closed")
-FLAG_GETSET(debug, "_debug")
-FLAG_GETSET(stopping, "_stopping")
+FLAG_GETSET(closed)
+FLAG_GETSET(debug)
+FLAG_GETSET(stopping)
 
 static PyObject *
 Loop_get_thread_id(PyObject *op, void *c)

@@ -70,6 +70,18 @@ typedef struct {
 
 extern PyModuleDef ac_moduledef;
 
+/* The truth of a value assigned to a flag attribute: 0 or 1; -1 with an
+ * exception (deleting the attribute is refused, as asyncio's C types do). */
+static inline int
+ac_flag_value(PyObject *val)
+{
+    if (val == NULL) {
+        PyErr_SetString(PyExc_AttributeError, "cannot delete attribute");
+        return -1;
+    }
+    return PyObject_IsTrue(val);
+}
+
 /* A new reference to o, or to None when o is NULL. */
 static inline PyObject *
 ac_or_none(PyObject *o)

@@ -897,11 +897,7 @@ Task_get_log_destroy_pending(PyObject *self, void *c)
 static int
 Task_set_log_destroy_pending(PyObject *self, PyObject *val, void *c)
 {
-    if (val == NULL) {
-        PyErr_SetString(PyExc_AttributeError, "cannot delete attribute");
-        return -1;
-    }
-    int b = PyObject_IsTrue(val);
+    int b = ac_flag_value(val);
     if (b < 0) {
         return -1;
     }
