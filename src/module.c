@@ -75,7 +75,17 @@ kwnames_of(const char *name)
     X(s_slow_callback)                    \
     X(kw_context)                         \
     X(kw_msg)                             \
-    X(kw_loop_name_context)
+    X(kw_loop_name_context)               \
+    /* ensure.c, gather.c, shield.c */    \
+    X(GatheringFutureType)                \
+    /* end ensure.c, gather.c, shield.c */\
+    /* sleep.c, coro.c */                 \
+    X(SleepType)                          \
+    /* end sleep.c, coro.c */             \
+    /* wait.c, waitfor.c */               \
+    X(WaitType)                           \
+    X(WaitForType)                        \
+    /* end wait.c, waitfor.c */
 
 static int
 module_traverse(PyObject *mod, visitproc visit, void *arg)
@@ -189,6 +199,11 @@ module_exec(PyObject *mod)
         return -1;
     }
     if (ac_loop_init_types(mod, st) < 0) {
+        return -1;
+    }
+    if (ac_gather_init(mod, st) < 0 || ac_shield_init(mod, st) < 0 ||
+        ac_sleep_init(mod, st) < 0 || ac_wait_init(mod, st) < 0 ||
+        ac_waitfor_init(mod, st) < 0) {
         return -1;
     }
     return 0;

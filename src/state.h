@@ -65,6 +65,18 @@ typedef struct {
     PyObject *kw_msg;               /* ("msg",) */
     PyObject *kw_loop_name_context; /* ("loop", "name", "context") */
 
+    /* ---- combinators: each block belongs to one file ---- */
+    /* ensure.c, gather.c, shield.c */
+    PyTypeObject *GatheringFutureType;
+    /* end ensure.c, gather.c, shield.c */
+    /* sleep.c, coro.c */
+    PyTypeObject *SleepType;
+    /* end sleep.c, coro.c */
+    /* wait.c, waitfor.c */
+    PyTypeObject *WaitType;
+    PyTypeObject *WaitForType;
+    /* end wait.c, waitfor.c */
+
     uint64_t task_name_counter;
 } ac_state;
 
@@ -274,5 +286,20 @@ int ac_call_exception_handler(ac_state *st, PyObject *loop, PyObject *context);
  * current one first); anything that goes wrong is written as unraisable. */
 void ac_report_from_finalizer(ac_state *st, PyObject *self, PyObject *loop,
                               PyObject *source_tb, ...);
+
+/* ---- combinators ---- */
+
+/* ensure.c: asyncio's ensure_future(obj, loop=loop) (loop may be NULL), as
+ * the running version's gather/shield/wait_for call it; new reference. */
+PyObject *ac_ensure_future(ac_state *st, PyObject *obj, PyObject *loop);
+/* ensure.c: futures._get_loop(fut); new reference. */
+PyObject *ac_future_get_loop(ac_state *st, PyObject *fut);
+
+/* Each adds its functions and types to the module. */
+int ac_gather_init(PyObject *mod, ac_state *st);   /* gather.c */
+int ac_shield_init(PyObject *mod, ac_state *st);   /* shield.c */
+int ac_sleep_init(PyObject *mod, ac_state *st);    /* sleep.c */
+int ac_wait_init(PyObject *mod, ac_state *st);     /* wait.c */
+int ac_waitfor_init(PyObject *mod, ac_state *st);  /* waitfor.c */
 
 #endif /* AC_STATE_H */
