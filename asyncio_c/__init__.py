@@ -12,6 +12,7 @@ from . import _core
 
 Future = _core.Future
 Task = _core.Task
+sleep = _core.sleep
 
 from ._loop import (  # noqa: E402
     EventLoopPolicy,
@@ -25,6 +26,7 @@ from ._loop import (  # noqa: E402
 __all__ = [
     "Future",
     "Task",
+    "sleep",
     "Loop",
     "task_factory",
     "new_event_loop",

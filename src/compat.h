@@ -27,6 +27,13 @@
 #  define AC_UNCANCEL_CLEARS_MUST_CANCEL 0
 #endif
 
+/* 3.13: asyncio.sleep() refuses a NaN delay (ValueError). */
+#if PY_VERSION_HEX >= 0x030D0000
+#  define AC_SLEEP_REJECTS_NAN 1
+#else
+#  define AC_SLEEP_REJECTS_NAN 0
+#endif
+
 /* Which asyncio.events function Future(loop=None) asks for a loop. */
 #if PY_VERSION_HEX >= 0x030C0000
 #  define AC_GET_EVENT_LOOP_NAME "get_event_loop"

@@ -6,7 +6,7 @@
  * Python call (a callback's __eq__, loop.call_soon, an exception handler)
  * can run arbitrary code, so callback storage is always detached from the
  * future before such a call and never indexed across one. */
-#include "state.h"
+#include "coro.h"
 
 #define FUT_CHECK_INIT(fut, ret)                                        \
     do {                                                                \
@@ -952,84 +952,8 @@ FutureIter_send(PyObject *self, PyObject *arg)
 static PyObject *
 FutureIter_throw(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
-    PyObject *type, *val = NULL, *tb = NULL;
-    if (nargs < 1 || nargs > 3) {
-            PyErr_Format(PyExc_TypeError,
-                     nargs < 1 ? "throw expected at least 1 argument, got %zd"
-                               : "throw expected at most 3 arguments, got %zd",
-                     nargs);
-        return NULL;
-    }
-    type = args[0];
-    if (nargs > 1) {
-#if AC_THROW_3ARG_DEPRECATED
-        if (PyErr_WarnEx(PyExc_DeprecationWarning,
-                         "the (type, exc, tb) signature of throw() is "
-                         "deprecated, use the single-arg signature instead.",
-                         1) < 0) {
-            return NULL;
-        }
-#endif
-        val = args[1];
-        if (nargs > 2) {
-            tb = args[2];
-        }
-    }
-    if (val == Py_None) {
-        val = NULL;
-    }
-    if (tb == Py_None) {
-        tb = NULL;
-    }
-    else if (tb != NULL && !PyTraceBack_Check(tb)) {
-        PyErr_SetString(PyExc_TypeError,
-                        "throw() third argument must be a traceback");
-        return NULL;
-    }
-
-    PyObject *exc;
-    if (PyExceptionClass_Check(type)) {
-        if (val != NULL && PyExceptionInstance_Check(val) &&
-            PyObject_TypeCheck(val, (PyTypeObject *)type)) {
-            exc = Py_NewRef(val);
-        }
-        else if (val == NULL) {
-            exc = PyObject_CallNoArgs(type);
-        }
-        else if (PyTuple_Check(val)) {
-            exc = PyObject_Call(type, val, NULL);
-        }
-        else {
-            exc = PyObject_CallOneArg(type, val);
-        }
-        if (exc == NULL) {
-            return NULL;
-        }
-        if (!PyExceptionInstance_Check(exc)) {
-            PyErr_Format(PyExc_TypeError,
-                         "calling %R should have returned an instance of "
-                         "BaseException, not %s", type, Py_TYPE(exc)->tp_name);
-            Py_DECREF(exc);
-            return NULL;
-        }
-    }
-    else if (PyExceptionInstance_Check(type)) {
-        if (val != NULL) {
-            PyErr_SetString(PyExc_TypeError,
-                            "instance exception may not have a separate value");
-            return NULL;
-        }
-        exc = Py_NewRef(type);
-    }
-    else {
-        PyErr_Format(PyExc_TypeError,
-                     "exceptions must be classes deriving BaseException or "
-                     "instances of such a class, not %s",
-                     Py_TYPE(type)->tp_name);
-        return NULL;
-    }
-    if (tb != NULL && PyException_SetTraceback(exc, tb) < 0) {
-        Py_DECREF(exc);
+    PyObject *exc = ac_exc_from_throw_args(args, nargs);
+    if (exc == NULL) {
         return NULL;
     }
     Py_CLEAR(((FutureIterObj *)self)->it_fut);

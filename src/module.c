@@ -81,6 +81,11 @@ kwnames_of(const char *name)
     /* end ensure.c, gather.c, shield.c */\
     /* sleep.c, coro.c */                 \
     X(SleepType)                          \
+    X(get_running_loop)                   \
+    X(set_result_unless_cancelled)        \
+    X(s_close)                            \
+    X(s_call_later)                       \
+    X(s_create_future)                    \
     /* end sleep.c, coro.c */             \
     /* wait.c, waitfor.c */               \
     X(WaitType)                           \

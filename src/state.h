@@ -71,6 +71,11 @@ typedef struct {
     /* end ensure.c, gather.c, shield.c */
     /* sleep.c, coro.c */
     PyTypeObject *SleepType;
+    PyObject *get_running_loop;     /* asyncio.events.get_running_loop */
+    PyObject *set_result_unless_cancelled; /* _core's, for sleep's timer */
+    PyObject *s_close;
+    PyObject *s_call_later;
+    PyObject *s_create_future;
     /* end sleep.c, coro.c */
     /* wait.c, waitfor.c */
     PyTypeObject *WaitType;
@@ -288,6 +293,14 @@ void ac_report_from_finalizer(ac_state *st, PyObject *self, PyObject *loop,
                               PyObject *source_tb, ...);
 
 /* ---- combinators ---- */
+
+/* args.c: Python-style parsing of a METH_FASTCALL|METH_KEYWORDS call against
+ * names[0..nnames): the first npos may be given by position, the first
+ * nrequired must be given.  vals[i] is left untouched (the default) when
+ * names[i] is not given; borrowed references.  0, or -1 with TypeError. */
+int ac_parse_args(const char *fname, PyObject *const *args, Py_ssize_t nargs,
+                  PyObject *kwnames, const char *const *names, int nnames,
+                  int npos, int nrequired, PyObject **vals);
 
 /* ensure.c: asyncio's ensure_future(obj, loop=loop) (loop may be NULL), as
  * the running version's gather/shield/wait_for call it; new reference. */
