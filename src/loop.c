@@ -925,6 +925,13 @@ Loop_get_clock_resolution(PyObject *op, void *c)
     return PyFloat_FromDouble(L(op)->loop_clock_resolution);
 }
 
+/* How many timers are scheduled (cancelled ones leave the heap at once). */
+static PyObject *
+Loop_get_timer_count(PyObject *op, void *c)
+{
+    return PyLong_FromSize_t(L(op)->loop_timers.size);
+}
+
 static int
 Loop_set_clock_resolution(PyObject *op, PyObject *v, void *c)
 {
@@ -1054,6 +1061,8 @@ static PyGetSetDef Loop_getset[] = {
      NULL},
     {"_clock_resolution", Loop_get_clock_resolution,
      Loop_set_clock_resolution, NULL, NULL},
+    {"_ac_timer_count", Loop_get_timer_count, NULL,
+     "Number of scheduled, not cancelled timers.", NULL},
     {NULL, NULL, NULL, NULL, NULL},
 };
 
