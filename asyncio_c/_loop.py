@@ -70,6 +70,13 @@ class EventLoopPolicy(asyncio.DefaultEventLoopPolicy):
         return new_event_loop()
 
 
-def install():
-    """Make asyncio_c the loop of asyncio.run() & co. (sets the policy)."""
+def install(patch=False):
+    """Make asyncio_c the loop of asyncio.run() & co. (sets the policy).
+
+    With patch=True, also replace asyncio.gather/wait/wait_for/shield/sleep by asyncio_c's
+    native functions (asyncio_c._patch.patch(); undo with asyncio_c._patch.unpatch()).
+    """
     asyncio.set_event_loop_policy(EventLoopPolicy())
+    if patch:
+        from . import _patch
+        _patch.patch()

@@ -4,6 +4,12 @@ Run by bench/run.py, one process per (loop, workload, repetition).  Makes the
 loop, optionally warms up on it with a small size, then times
 ``loop.run_until_complete(workload(size))`` with ``time.perf_counter`` (loop
 creation excluded) and prints one JSON object on stdout.
+
+LOOP ``asyncio_c+native`` is asyncio_c's loop with asyncio_c's native
+gather/wait/wait_for/shield/sleep patched into asyncio first
+(asyncio_c._patch.patch(), what ``asyncio_c.install(patch=True)`` does), so
+that the workloads' ``asyncio.gather(...)`` etc. call them; ``asyncio_c`` is
+the same loop with asyncio's own functions.
 """
 import argparse
 import asyncio
@@ -20,12 +26,21 @@ sys.path.insert(1, os.path.dirname(_HERE))      # the asyncio_c package
 
 import workloads  # noqa: E402
 
-LOOPS = ("asyncio", "uvloop", "asyncio_c")
+LOOPS = ("asyncio", "uvloop", "asyncio_c", "asyncio_c+native")
+NATIVE = "asyncio_c+native"
 
 
 def make_loop(name):
     """Return (new loop, facts about it that the runner reports)."""
     facts = {}
+    if name == NATIVE:
+        # asyncio_c's loop, and the native combinators in place of asyncio's
+        from asyncio_c import _patch
+        facts["native"] = list(_patch.patch())
+        facts["patched"] = _patch.patched_places()
+        loop, more = make_loop("asyncio_c")
+        more.update(facts)
+        return loop, more
     if name == "asyncio":
         loop = asyncio.new_event_loop()
     elif name == "uvloop":
@@ -39,6 +54,11 @@ def make_loop(name):
         # holding asyncio's own C types, not the _core extension module.
         facts["standin"] = not isinstance(asyncio_c._core, types.ModuleType)
         facts["core_file"] = getattr(asyncio_c._core, "__file__", None)
+        try:
+            from asyncio_c import _patch
+            facts["natives_available"] = list(_patch.natives())
+        except ImportError:                     # an older checkout
+            facts["natives_available"] = []
         core_loop = getattr(asyncio_c._core, "Loop", None)
         facts["c_loop"] = (isinstance(core_loop, type)
                            and isinstance(loop, core_loop))

@@ -32,8 +32,13 @@ sys.path.insert(0, _HERE)
 import workloads  # noqa: E402
 
 CHILD = os.path.join(_HERE, "_child.py")
-LOOPS = ("asyncio", "uvloop", "asyncio_c")
+# asyncio_c+native: asyncio_c's loop with its native combinators patched into
+# asyncio (see _child.py); only for the workloads flagged ``native``.
+LOOPS = ("asyncio", "uvloop", "asyncio_c", "asyncio_c+native")
 REF = "asyncio_c"
+NATIVE = "asyncio_c+native"
+REFS = (REF, NATIVE)            # the columns the ratios are taken against
+SHORT = {REF: REF, NATIVE: "+native"}
 
 
 # ----------------------------------------------------------------- machine
@@ -115,25 +120,29 @@ def summarize(samples):
 
 
 def ratios(results):
-    """{workload: {"X/asyncio_c": median(X) / median(asyncio_c)}}."""
+    """{workload: {"X/asyncio_c": median(X) / median(asyncio_c),
+    "X/asyncio_c+native": ...}} for X in asyncio, uvloop."""
     out = {}
     for name, per in results.items():
-        ref = per.get(REF)
-        if not ref or not ref["samples"]:
-            continue
-        m = statistics.median(ref["samples"])
-        out[name] = {f"{lp}/{REF}": statistics.median(r["samples"]) / m
-                     for lp, r in per.items()
-                     if lp != REF and r["samples"] and m}
+        for refname in REFS:
+            ref = per.get(refname)
+            if not ref or not ref["samples"]:
+                continue
+            m = statistics.median(ref["samples"])
+            out.setdefault(name, {}).update(
+                {f"{lp}/{refname}": statistics.median(r["samples"]) / m
+                 for lp, r in per.items()
+                 if lp not in REFS and r["samples"] and m})
     return out
 
 
 def render_table(selected, loops, results, sizes, skipped):
     """Text table: one row per workload, median per loop, then the ratios."""
     others = [lp for lp in ("asyncio", "uvloop") if lp in loops]
+    refs = [r for r in REFS if r in loops and r not in skipped]
     head = ["workload", "n", "unit"] + list(loops)
-    if REF in loops:
-        head += [f"{lp}/{REF}" for lp in others]
+    for refname in refs:
+        head += [f"{lp}/{SHORT[refname]}" for lp in others]
     rows = [head]
     for wl in selected:
         row = [wl.name, f"{wl.ops(sizes[wl.name]):,}", wl.unit]
@@ -141,6 +150,9 @@ def render_table(selected, loops, results, sizes, skipped):
         for lp in loops:
             if lp in skipped:
                 row.append("n/a")
+                continue
+            if lp == NATIVE and not wl.native:
+                row.append("-")         # calls no combinator: as asyncio_c
                 continue
             r = results[wl.name][lp]
             if r["samples"]:
@@ -154,10 +166,12 @@ def render_table(selected, loops, results, sizes, skipped):
                 row.append(txt)
             else:
                 row.append("ERR" if r["errors"] else "n/a")
-        if REF in loops:
+        for refname in refs:
             for lp in others:
-                if lp in cell and REF in cell and cell[REF]:
-                    row.append(f"{cell[lp] / cell[REF]:.2f}x")
+                if lp in cell and cell.get(refname):
+                    row.append(f"{cell[lp] / cell[refname]:.2f}x")
+                elif refname == NATIVE and not wl.native:
+                    row.append("-")
                 else:
                     row.append("n/a")
         rows.append(row)
@@ -231,15 +245,24 @@ def main(argv=None):
         f, err = probe(lp, args.timeout)
         if err:
             skipped[lp] = err
+        elif lp == NATIVE and not f.get("native"):
+            skipped[lp] = ("this build of asyncio_c has no native combinators "
+                           "(asyncio_c._core has none of gather, wait, "
+                           "wait_for, shield, sleep)")
+            facts[lp] = f
         else:
             facts[lp] = f
     for lp, f in facts.items():
+        if lp in skipped:
+            continue
         extra = ""
         if "uvloop_version" in f:
             extra = f" (uvloop {f['uvloop_version']})"
         if lp == "asyncio_c":
             extra = (" (ASYNCIO_C_STANDIN: extension not loaded)"
                      if f.get("standin") else f" ({f.get('core_file')})")
+        if lp == NATIVE:
+            extra = f" + native {', '.join(f['native'])} patched into asyncio"
         print(f"  {lp:9}: loop {f['loop_type']}, task {f['task_type']}, "
               f"future {f['future_type']}{extra}")
     for lp, err in skipped.items():
@@ -252,14 +275,20 @@ def main(argv=None):
     sizes = {w.name: (w.quick_size if args.quick else w.size)
              for w in args.selected}
     results = {w.name: {lp: {"samples": [], "errors": [], "runs": []}
-                        for lp in runnable}
+                        for lp in runnable if lp != NATIVE or w.native}
                for w in args.selected}
-    total = args.reps * len(args.selected) * len(runnable)
+    def runs_on(wl, lp):
+        return lp != NATIVE or wl.native
+
+    total = args.reps * sum(runs_on(wl, lp) for wl in args.selected
+                            for lp in runnable)
     tty = sys.stderr.isatty()
     done = 0
     for rep in range(args.reps):
         for wl in args.selected:
             for lp in runnable:
+                if not runs_on(wl, lp):
+                    continue
                 done += 1
                 if tty:
                     print(f"\r[{done}/{total}] rep {rep + 1} {wl.name} {lp}"
@@ -288,6 +317,23 @@ def main(argv=None):
     if REF in runnable:
         notes.append(f"X/{REF}: X's median over {REF}'s; above 1x means "
                      f"{REF} is faster (bytes/task: smaller).")
+    fn = facts.get(NATIVE)
+    if NATIVE in runnable and fn:
+        missing = [n for n in ("gather", "wait", "wait_for", "shield", "sleep")
+                   if n not in fn["native"]]
+        notes.append(f"{NATIVE}: asyncio_c's loop with asyncio_c's native "
+                     f"{', '.join(fn['native'])} patched into asyncio "
+                     f"(asyncio_c.install(patch=True)); X/+native: X's median "
+                     f"over {NATIVE}'s. '-': the workload calls no "
+                     f"combinator, not run in that flavour."
+                     + (f" Still asyncio's: {', '.join(missing)}."
+                        if missing else ""))
+    fc = facts.get(REF)
+    if (fc and "natives_available" in fc and "sleep" not in
+            fc["natives_available"] and any(w.name == "sleep0_native"
+                                             for w in args.selected)):
+        notes.append(f"sleep0_native: this build has no native sleep, so on "
+                     f"{REF} it ran asyncio.sleep (= sleep0).")
     if args.reps > 1:
         notes.append("±: half the min..max range of the repetitions, in % "
                      "of the median.")

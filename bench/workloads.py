@@ -6,6 +6,16 @@ only the running loop's own ``create_future()`` / ``create_task()`` plus
 asyncio's public combinators, so the loop under test decides which Future
 and Task types are exercised.
 
+The combinators are called the way a user calls them: ``asyncio.gather``,
+``asyncio.wait``, ``asyncio.wait_for``, ``asyncio.sleep``, looked up on the
+asyncio module each time a workload starts.  In the child's
+``asyncio_c+native`` flavour asyncio_c's native functions are patched into
+asyncio (asyncio_c._patch.patch(), as ``asyncio_c.install(patch=True)`` or
+``python -m asyncio_c --patch`` would), so the same workload code then calls
+them; the workloads flagged ``native`` in WORKLOADS (those that call a
+combinator) are the ones run in that flavour too.  ``sleep0_native`` calls
+asyncio_c's sleep directly (no patching) where the loop is asyncio_c's.
+
 A workload returns one of:
 
 * ``None``: the child times the whole ``loop.run_until_complete()`` call;
@@ -28,6 +38,7 @@ measurement so no earlier work has left reusable free arenas behind.
 """
 import asyncio
 import os
+import sys
 import threading
 import time
 from collections import namedtuple
@@ -56,11 +67,32 @@ async def _noop():
     return None
 
 
+def _asyncio_c_sleep():
+    """asyncio_c's native sleep if the running loop is asyncio_c's and the build has it."""
+    mod = sys.modules.get("asyncio_c")
+    if mod is None:
+        return None
+    core_loop = getattr(mod._core, "Loop", None)
+    if not (isinstance(core_loop, type)
+            and isinstance(asyncio.get_running_loop(), core_loop)):
+        return None
+    return getattr(mod, "sleep", None) or getattr(mod._core, "sleep", None)
+
+
 # ---------------------------------------------------------------- workloads
 
 async def sleep0(n):
     """One task yielding to the loop n times with ``await asyncio.sleep(0)``."""
     sleep = asyncio.sleep
+    for _ in range(n):
+        await sleep(0)
+
+
+async def sleep0_native(n):
+    """``sleep0`` with the sleep a user of asyncio_c would import: asyncio_c's
+    native sleep on asyncio_c's loop (asyncio.sleep where the build has none),
+    asyncio.sleep on the other loops."""
+    sleep = _asyncio_c_sleep() or asyncio.sleep
     for _ in range(n):
         await sleep(0)
 
@@ -76,6 +108,25 @@ async def create_task(n):
 async def gather(n):
     """``asyncio.gather`` of n trivial coroutines (each becomes a task)."""
     await asyncio.gather(*[_noop() for _ in range(n)])
+
+
+async def gather_100k(n):
+    """``asyncio.gather`` of n tasks that already exist (created with
+    ``loop.create_task``, each awaiting a shared future set after gather
+    was called): gather's own cost per child, no coroutine wrapping."""
+    loop = asyncio.get_running_loop()
+    gate = loop.create_future()
+
+    async def child(i):
+        await gate
+        return i
+
+    create = loop.create_task
+    tasks = [create(child(i)) for i in range(n)]
+    fut = asyncio.gather(*tasks)
+    gate.set_result(None)
+    res = await fut
+    assert len(res) == n and res[-1] == n - 1
 
 
 async def future_pingpong(n):
@@ -116,6 +167,58 @@ async def gather_tree(depth):
     node gathers TREE_WIDTH child coroutines (6 ** 6 = 46656 leaves)."""
     leaves = await _tree(depth)
     assert leaves == TREE_WIDTH ** depth, leaves
+
+
+WAIT_WIDTH = 100       # tasks pending in every asyncio.wait() of wait_first_churn
+
+
+async def wait_first_churn(n):
+    """n rounds of ``asyncio.wait(pending, return_when=FIRST_COMPLETED)`` over
+    WAIT_WIDTH pending tasks: each round releases the oldest task (its gate
+    future is set), wait returns it alone, and a fresh task takes its place."""
+    loop = asyncio.get_running_loop()
+    new = loop.create_future
+    create = loop.create_task
+    wait = asyncio.wait
+    first = asyncio.FIRST_COMPLETED
+
+    async def worker(gate):
+        return await gate
+
+    gates = {}                          # task -> its gate, oldest first
+
+    def spawn():
+        g = new()
+        gates[create(worker(g))] = g
+
+    for _ in range(WAIT_WIDTH):
+        spawn()
+    pending = set(gates)
+    for i in range(n):
+        oldest = next(iter(gates))
+        gates.pop(oldest).set_result(i)
+        done, pending = await wait(pending, return_when=first)
+        assert done == {oldest}, (done, oldest)
+        spawn()
+        pending.add(next(reversed(gates)))
+    for g in gates.values():
+        g.set_result(None)
+    await wait(pending)
+
+
+async def wait_for_fast(n):
+    """n times ``await asyncio.wait_for(coro(), 10)`` on a coroutine that
+    yields once (``sleep(0)``) and returns long before the timeout."""
+    wait_for = asyncio.wait_for
+    sleep = asyncio.sleep
+
+    async def quick(i):
+        await sleep(0)
+        return i
+
+    for i in range(n):
+        r = await wait_for(quick(i), 10.0)
+        assert r == i
 
 
 async def _spawn(n, measure):
@@ -268,28 +371,36 @@ async def call_soon_threadsafe(n):
 
 Workload = namedtuple(
     "Workload",
-    "name func size quick_size ops unit scale kind warmup doc")
+    "name func size quick_size ops unit scale kind warmup doc native")
 
 
 def _wl(func, size, quick_size, unit, *, ops=None, kind="time", warmup=True,
-        scale=None):
+        scale=None, native=False):
+    """native: the workload calls asyncio's combinators, so it is also run in
+    the asyncio_c+native flavour (asyncio_c's native functions patched in)."""
     if scale is None:
         scale = {"ns": 1e9, "us": 1e6, "ms": 1e3, "s": 1.0,
                  "bytes": 1.0}[unit.split("/")[0]]
     doc = " ".join((func.__doc__ or "").split())
     return Workload(func.__name__, func, size, quick_size, ops or (lambda n: n),
-                    unit, scale, kind, warmup, doc)
+                    unit, scale, kind, warmup, doc, native)
 
 
-# Sizes: the default run (5 reps x 3 loops x 11 workloads, one process each)
-# must stay within ~4-5 minutes on the 2-core dev machine, and
-# ``--quick --reps 1`` well under 30 s.
+# Sizes: the default run (5 reps x 3 loops x 15 workloads, plus the
+# asyncio_c+native flavour of the 6 ``native`` ones, one process each) must
+# stay within ~5 minutes on the 2-core dev machine, and ``--quick --reps 1``
+# well under 30 s.
 WORKLOADS = {w.name: w for w in [
-    _wl(sleep0, 200_000, 10_000, "ns/op"),
+    _wl(sleep0, 200_000, 10_000, "ns/op", native=True),
+    _wl(sleep0_native, 200_000, 10_000, "ns/op"),
     _wl(create_task, 100_000, 5_000, "ns/op"),
-    _wl(gather, 100_000, 5_000, "ns/task"),
+    _wl(gather, 100_000, 5_000, "ns/task", native=True),
+    _wl(gather_100k, 100_000, 5_000, "ns/task", native=True),
     _wl(future_pingpong, 100_000, 5_000, "ns/roundtrip"),
-    _wl(gather_tree, 6, 4, "ns/leaf", ops=lambda d: TREE_WIDTH ** d),
+    _wl(gather_tree, 6, 4, "ns/leaf", ops=lambda d: TREE_WIDTH ** d,
+        native=True),
+    _wl(wait_first_churn, 10_000, 1_000, "ns/round", native=True),
+    _wl(wait_for_fast, 50_000, 2_000, "ns/call", native=True),
     _wl(pending_spawn, 200_000, 10_000, "ns/task"),
     _wl(pending_bytes, 200_000, 20_000, "bytes/task", kind="memory",
         warmup=False),

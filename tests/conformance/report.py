@@ -9,6 +9,10 @@ so that every mirrored CPython class runs twice: Ours_* (asyncio_c's Task/Future
 then the tests that pass on asyncio's own types but not on ours, grouped by error message.
 The loop layer (test_cpython_loop_*: CPython's tests with asyncio_c's event loop, Ours_*, and
 with asyncio's own loop, Ref_*) runs in the same process and is reported apart, per interpreter.
+So does the combinator layer (test_cpython_combinators.py: CPython's gather/wait/wait_for/
+shield/sleep/as_completed tests with asyncio_c's native functions patched into asyncio, Ours_*,
+and with asyncio's own functions, Ref_*), reported as "passed with ours / passed with asyncio's
+own functions" per interpreter.
 
     python tests/conformance/report.py                 all interpreters that have a venv
     python tests/conformance/report.py --python 3.12   one of them (repeatable)
@@ -35,8 +39,9 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 TESTS = os.path.dirname(HERE)
 TOP = os.path.dirname(TESTS)
 VERSIONS = ("3.11", "3.12", "3.13")
-# (the loop layer's test_cpython_loop_* files are counted apart: see the end of this file)
-NODE = re.compile(r"test_cpython_(?!loop_)(\w+)\.py::(Ours|Ref)_(\w+)::(\w+)")
+# (the loop layer's test_cpython_loop_* files and the combinator layer's
+# test_cpython_combinators.py are counted apart: see the end of this file)
+NODE = re.compile(r"test_cpython_(?!loop_|combinators\.)(\w+)\.py::(Ours|Ref)_(\w+)::(\w+)")
 
 
 class Run:
@@ -250,6 +255,7 @@ def main():
         ok, ours, ref = report(r, args)
         all_ok &= ok
         all_ok &= report_loop(r, args)
+        all_ok &= report_combinators(r, args)
         summary.append((r.python or v, ours, ref, r.impl))
     print("\n=== summary: tests passed")
     for ver, ours, ref, impl in summary:
@@ -259,6 +265,7 @@ def main():
               f"   (ours failed {ours['failed'] + ours['error']}, ref failed "
               f"{ref['failed'] + ref['error']}; ours = {kind})")
     print_loop_summary()
+    print_combinator_summary()
     return 0 if all_ok else 1
 
 
@@ -343,6 +350,116 @@ def print_loop_summary():
         print(f"  Python {ver:8} ours {ours['passed']:5} / asyncio's own {ref['passed']:5}"
               f"   (ours failed {ours['failed'] + ours['error']}, skipped {ours['skipped']};"
               f" ref failed {ref['failed'] + ref['error']}, skipped {ref['skipped']})")
+
+
+
+# =============================================================================================
+# Combinator layer (_combinator_mirror.py, test_cpython_combinators.py): CPython's combinator
+# tests with asyncio_c's native gather/wait/wait_for/shield/sleep patched into asyncio (Ours_*)
+# and with asyncio's own functions (Ref_*), in the same pytest process as the layers above.
+
+COMB_NODE = re.compile(r"test_cpython_combinators\.py::(Ours|Ref)_(\w+)::(\w+)")
+COMB_SUMMARY = []       # (python, ours counts, ref counts, native names or None)
+
+
+def split_combinators(r):
+    """The combinator layer's outcomes: {"ours"|"ref": {"<Class>.<test>": (out, msg)}}"""
+    res = {"ours": {}, "ref": {}}
+    for nid, out in r.outcome.items():
+        m = COMB_NODE.search(nid)
+        if m:
+            impl, cls, test = m.groups()
+            res["ours" if impl == "Ours" else "ref"][f"{cls}.{test}"] = (
+                out, r.message.get(nid, ""))
+    return res
+
+
+def native_names(version, selfcheck):
+    """The native functions asyncio_c's build has on that interpreter (None if unknown)."""
+    if selfcheck:
+        return ()
+    py = os.path.join(TOP, ".venv", version, "bin", "python")
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([TOP] + [p for p in [env.get("PYTHONPATH")] if p])
+    try:
+        out = subprocess.run(
+            [py, "-c", "from asyncio_c import _patch; print(' '.join(_patch.natives()))"],
+            cwd=TOP, env=env, capture_output=True, text=True, timeout=60)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return tuple(out.stdout.split()) if out.returncode == 0 else None
+
+
+def report_combinators(r, args):
+    """Print the combinator layer's counts and differences for one interpreter."""
+    res = split_combinators(r)
+    ours, ref = _counts(res["ours"]), _counts(res["ref"])
+    natives = native_names(r.version, args.selfcheck)
+    COMB_SUMMARY.append((r.python or r.version, ours, ref, natives))
+    print("  --- combinator layer (CPython's gather/wait/wait_for/shield/sleep/as_completed "
+          "tests, asyncio's loop)")
+    if natives is None:
+        print("  native functions patched in  : ? (could not ask the build)")
+    elif natives:
+        print(f"  native functions patched in  : {', '.join(natives)}")
+    else:
+        print("  native functions patched in  : none in this build (the patch replaces "
+              "nothing: both runs must agree)")
+    print(f"  with ours (patched)          : {_fmt(ours)}")
+    print(f"  with asyncio's own functions : {_fmt(ref)}")
+    if not res["ours"]:
+        print("  COMBINATOR LAYER: NO TESTS RAN")
+        return False
+    for cls in sorted({t.split(".")[0] for part in res.values() for t in part}):
+        o = _counts({t: v for t, v in res["ours"].items() if t.startswith(cls + ".")})
+        f = _counts({t: v for t, v in res["ref"].items() if t.startswith(cls + ".")})
+        bad = o["failed"] + o["error"]
+        print(f"      {cls:30} ours {o['passed']:4} / asyncio's own {f['passed']:4} passed"
+              + (f"   (ours failed {bad})" if bad else ""))
+    failing = ("failed", "error")
+    regress = {t: v for t, v in res["ours"].items()
+               if v[0] in failing and res["ref"].get(t, ("",))[0] == "passed"}
+    only_ours_pass = sorted(t for t, v in res["ours"].items()
+                            if v[0] == "passed" and res["ref"].get(t, ("",))[0] in failing)
+    both_fail = sorted(t for t, v in res["ours"].items()
+                       if v[0] in failing and res["ref"].get(t, ("",))[0] in failing)
+    if regress:
+        print(f"  pass with asyncio's own functions, fail with ours: {len(regress)}; by cause:")
+        groups = collections.defaultdict(list)
+        for t, (_, msg) in regress.items():
+            groups[_normalise(msg)].append(t)
+        for cause, tests in sorted(groups.items(), key=lambda kv: -len(kv[1])):
+            print(f"    [{len(tests)}] {cause}")
+            for t in sorted(tests)[: None if args.list else 5]:
+                print(f"        {t}")
+            if not args.list and len(tests) > 5:
+                print(f"        ... and {len(tests) - 5} more (--list shows all)")
+    if both_fail:
+        print(f"  fail with both: {len(both_fail)}")
+        for t in both_fail[: None if args.list else 10]:
+            print(f"        {t}: {_normalise(res['ref'][t][1])}")
+    if only_ours_pass:
+        print(f"  fail only with asyncio's own functions: {len(only_ours_pass)}")
+        for t in only_ours_pass[: None if args.list else 10]:
+            print(f"        {t}")
+    ok = not regress and not both_fail
+    if natives == () and (ours != ref or set(res["ours"]) != set(res["ref"])):
+        # nothing was replaced, so the two runs ran the very same code
+        print("  MISMATCH: nothing is patched in, yet ours and asyncio's own counts differ")
+        ok = False
+    return ok
+
+
+def print_combinator_summary():
+    if COMB_SUMMARY:
+        print("=== combinator layer summary: passed with ours / passed with asyncio's own "
+              "functions")
+    for ver, ours, ref, natives in COMB_SUMMARY:
+        what = ("?" if natives is None else ", ".join(natives) if natives else "none")
+        print(f"  Python {ver:8} ours {ours['passed']:5} / asyncio's own {ref['passed']:5}"
+              f"   (ours failed {ours['failed'] + ours['error']}, skipped {ours['skipped']};"
+              f" ref failed {ref['failed'] + ref['error']}, skipped {ref['skipped']};"
+              f" native: {what})")
 
 
 if __name__ == "__main__":
