@@ -7,6 +7,10 @@ Use it like uvloop:
     with asyncio.Runner(loop_factory=asyncio_c.new_event_loop): ...
     asyncio_c.install()                                            # policy
 
+Native combinators: asyncio_c.gather / wait / wait_for / shield / sleep
+behave as the running version's asyncio functions; asyncio_c.patch() (or
+install(patch=True), or `python -m asyncio_c --patch script.py`) makes
+asyncio's own names use them, asyncio_c.unpatch() undoes it.
 """
 from . import _core
 
@@ -14,6 +18,7 @@ Future = _core.Future
 Task = _core.Task
 sleep = _core.sleep
 
+from ._patch import is_patched, patch, unpatch  # noqa: E402
 from ._loop import (  # noqa: E402
     EventLoopPolicy,
     Loop,
@@ -33,6 +38,9 @@ __all__ = [
     "run",
     "EventLoopPolicy",
     "install",
+    "patch",
+    "unpatch",
+    "is_patched",
 ]
 try:
     from ._loop import eager_task_factory, create_eager_task_factory  # noqa: E402,F401
