@@ -13,6 +13,8 @@ from . import _core
 Future = _core.Future
 Task = _core.Task
 sleep = _core.sleep
+wait = _core.wait
+wait_for = _core.wait_for
 
 from ._loop import (  # noqa: E402
     EventLoopPolicy,
@@ -27,6 +29,8 @@ __all__ = [
     "Future",
     "Task",
     "sleep",
+    "wait",
+    "wait_for",
     "Loop",
     "task_factory",
     "new_event_loop",
