@@ -765,7 +765,7 @@ wait_fn(PyObject *mod, PyObject *const *args, Py_ssize_t nargs,
 static PyMethodDef wait_functions[] = {
     {"wait", (PyCFunction)(void (*)(void))wait_fn,
      METH_FASTCALL | METH_KEYWORDS,
-     "wait(fs, *, timeout=None, return_when=ALL_COMPLETED)\n--\n\n"
+     "wait(fs, *, timeout=None, return_when='ALL_COMPLETED')\n--\n\n"
      "Wait for the Futures or Tasks given by fs to complete.\n\n"
      "Returns two sets of Future: (done, pending)."},
     {"_release_waiter", (PyCFunction)(void (*)(void))release_waiter_fn,

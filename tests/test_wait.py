@@ -453,3 +453,8 @@ def test_tasks_churn(env, fns):
         assert sorted(results) == list(range(30))
 
     env.run(main())
+
+
+def test_signature(fns):
+    import inspect
+    assert str(inspect.signature(fns.wait)) == str(inspect.signature(asyncio.wait))

@@ -754,3 +754,27 @@ def test_many_calls_no_leak(env, fns):
         assert sys.getrefcount(sentinel) == before
 
     env.run(main())
+
+
+def test_signature(fns):
+    import inspect
+    assert str(inspect.signature(fns.wait_for)) == str(inspect.signature(asyncio.wait_for))
+
+
+@pytest.mark.skipif(not PY312, reason="eager tasks are 3.12+")
+def test_nonpositive_timeout_eager_task(env, fns):
+    # ensure_future() starts the coroutine eagerly: finished already -> its result
+    env.loop.set_task_factory(env.impl.eager_task_factory)
+
+    async def quick():
+        return "quick"
+
+    async def slow():
+        await asyncio.sleep(LONG)
+
+    async def main():
+        assert await fns.wait_for(quick(), 0) == "quick"
+        with pytest.raises(TimeoutError):
+            await fns.wait_for(slow(), 0)
+
+    env.run(main())
