@@ -17,6 +17,8 @@ from . import _core
 Future = _core.Future
 Task = _core.Task
 sleep = _core.sleep
+wait = _core.wait
+wait_for = _core.wait_for
 
 from ._patch import is_patched, patch, unpatch  # noqa: E402
 from ._loop import (  # noqa: E402
@@ -32,6 +34,8 @@ __all__ = [
     "Future",
     "Task",
     "sleep",
+    "wait",
+    "wait_for",
     "Loop",
     "task_factory",
     "new_event_loop",

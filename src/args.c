@@ -51,13 +51,28 @@ ac_parse_args(const char *fname, PyObject *const *args, Py_ssize_t nargs,
         given[i] = 1;
         vals[i] = args[nargs + k];
     }
+    /* Python names every missing one: 'a', 'a' and 'b', 'a', 'b', and 'c' */
+    int missing[16], nmissing = 0;
     for (int i = (int)nargs; i < nrequired; i++) {
         if (!given[i]) {
-            PyErr_Format(PyExc_TypeError,
-                         "%s() missing 1 required positional argument: '%s'",
-                         fname, names[i]);
-            return -1;
+            missing[nmissing++] = i;
         }
     }
-    return 0;
+    if (nmissing == 0) {
+        return 0;
+    }
+    PyObject *list = PyUnicode_FromString("");
+    for (int k = 0; k < nmissing && list != NULL; k++) {
+        const char *sep = k == 0 ? "" :
+            k < nmissing - 1 ? ", " : nmissing == 2 ? " and " : ", and ";
+        Py_SETREF(list, PyUnicode_FromFormat("%U%s'%s'", list, sep,
+                                             names[missing[k]]));
+    }
+    if (list != NULL) {
+        PyErr_Format(PyExc_TypeError,
+                     "%s() missing %d required positional argument%s: %U",
+                     fname, nmissing, nmissing == 1 ? "" : "s", list);
+        Py_DECREF(list);
+    }
+    return -1;
 }

@@ -34,6 +34,22 @@
 #  define AC_SLEEP_REJECTS_NAN 0
 #endif
 
+/* 3.12: wait_for() is `async with timeouts.timeout(t): return await fut`
+ * in the caller's task (3.11: fut is wrapped in a task and raced against a
+ * waiter future and a timer).  3.13: Timeout.__aexit__ turns any
+ * CancelledError subclass (3.12: exactly CancelledError) into TimeoutError
+ * and marks other exceptions with an inserted TimeoutError context. */
+#if PY_VERSION_HEX >= 0x030C0000
+#  define AC_WAIT_FOR_USES_TIMEOUT 1
+#else
+#  define AC_WAIT_FOR_USES_TIMEOUT 0
+#endif
+#if PY_VERSION_HEX >= 0x030D0000
+#  define AC_TIMEOUT_INSERTS_ERROR 1
+#else
+#  define AC_TIMEOUT_INSERTS_ERROR 0
+#endif
+
 /* Which asyncio.events function Future(loop=None) asks for a loop. */
 #if PY_VERSION_HEX >= 0x030C0000
 #  define AC_GET_EVENT_LOOP_NAME "get_event_loop"

@@ -90,6 +90,22 @@ kwnames_of(const char *name)
     /* wait.c, waitfor.c */               \
     X(WaitType)                           \
     X(WaitForType)                        \
+    X(WaitCallbackType)                   \
+    X(ReleaseWaiterType)                  \
+    X(FIRST_COMPLETED)                    \
+    X(FIRST_EXCEPTION)                    \
+    X(ALL_COMPLETED)                      \
+    X(release_waiter)                     \
+    X(wait_for_on_timeout)                \
+    X(ExceptionGroup)                     \
+    X(s_remove_done_callback)             \
+    X(s_done)                             \
+    X(s_cancelled_method)                 \
+    X(s_cancelling)                       \
+    X(s_uncancel)                         \
+    X(s_call_at)                          \
+    X(s_time)                             \
+    X(s_exceptions)                       \
     /* end wait.c, waitfor.c */
 
 static int

@@ -80,6 +80,22 @@ typedef struct {
     /* wait.c, waitfor.c */
     PyTypeObject *WaitType;
     PyTypeObject *WaitForType;
+    PyTypeObject *WaitCallbackType;   /* wait()'s done callback */
+    PyTypeObject *ReleaseWaiterType;  /* partial(_release_waiter, waiter) */
+    PyObject *FIRST_COMPLETED;        /* asyncio's return_when constants */
+    PyObject *FIRST_EXCEPTION;
+    PyObject *ALL_COMPLETED;
+    PyObject *release_waiter;         /* _core._release_waiter */
+    PyObject *wait_for_on_timeout;    /* _core._wait_for_on_timeout */
+    PyObject *ExceptionGroup;         /* builtins.ExceptionGroup */
+    PyObject *s_remove_done_callback;
+    PyObject *s_done;
+    PyObject *s_cancelled_method;     /* "cancelled" */
+    PyObject *s_cancelling;
+    PyObject *s_uncancel;
+    PyObject *s_call_at;
+    PyObject *s_time;
+    PyObject *s_exceptions;
     /* end wait.c, waitfor.c */
 
     uint64_t task_name_counter;
