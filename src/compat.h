@@ -95,6 +95,15 @@ ac_err_give(PyObject *exc)
 #endif
 }
 
+/* `raise exc`: like ac_err_give, but the exception being handled becomes
+ * its __context__ (implicit chaining).  Steals the reference. */
+static inline void
+ac_err_raise(PyObject *exc)
+{
+    PyErr_SetObject((PyObject *)Py_TYPE(exc), exc);
+    Py_DECREF(exc);
+}
+
 /* getattr(obj, name) where a missing attribute is not an error:
  * 1 found (*res new ref), 0 missing (*res NULL), -1 error. */
 static inline int

@@ -272,10 +272,12 @@ future_outcome(ac_state *st, PyObject *fut, PyObject **val, PyObject **exc)
     int rc = ac_future_outcome(st, AC_FUT(fut), &res);
     if (rc == 0) {
         *val = res;
+        return;
     }
-    else {
-        *exc = rc == 1 ? res : ac_err_take();
+    if (rc == 1) {
+        ac_err_raise(res);      /* chained as fut.result() raising it */
     }
+    *exc = ac_err_take();
 }
 
 /* Resume the coroutine with val sent in, or with exc thrown in (val NULL).

@@ -312,7 +312,7 @@ future_result(ac_state *st, FutureObj *fut)
     }
     int rc = ac_future_outcome(st, fut, &res);
     if (rc == 1) {
-        ac_err_give(res);
+        ac_err_raise(res);
         return NULL;
     }
     return rc < 0 ? NULL : res;
@@ -468,7 +468,7 @@ Future_exception(PyObject *self, PyObject *unused)
     if (fut->fut_state == AC_CANCELLED) {
         PyObject *exc = ac_future_make_cancelled_error(st, fut);
         if (exc != NULL) {
-            ac_err_give(exc);
+            ac_err_raise(exc);
         }
         return NULL;
     }

@@ -196,7 +196,8 @@ static PyType_Slot Sleep_slots[] = {
 static PyType_Spec Sleep_spec = {
     .name = "asyncio_c._core.SleepCoroutine",
     .basicsize = sizeof(SleepObj),
-    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
+    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC |
+             Py_TPFLAGS_DISALLOW_INSTANTIATION,
     .slots = Sleep_slots,
 };
 
