@@ -12,6 +12,7 @@ from . import _core
 
 Future = _core.Future
 Task = _core.Task
+from ._core import gather, shield  # noqa: E402
 
 from ._loop import (  # noqa: E402
     EventLoopPolicy,
@@ -25,6 +26,8 @@ from ._loop import (  # noqa: E402
 __all__ = [
     "Future",
     "Task",
+    "gather",
+    "shield",
     "Loop",
     "task_factory",
     "new_event_loop",

@@ -78,6 +78,22 @@ kwnames_of(const char *name)
     X(kw_loop_name_context)               \
     /* ensure.c, gather.c, shield.c */    \
     X(GatheringFutureType)                \
+    X(GatherCallbackType)                 \
+    X(ShieldCallbackType)                 \
+    X(ensure_future_py)                   \
+    X(s_create_task)                      \
+    X(s_create_future)                    \
+    X(s_done)                             \
+    X(s_cancelled_meth)                   \
+    X(s_remove_done_callback)             \
+    X(s_make_cancelled_error)             \
+    X(s_cancel_message)                   \
+    X(s_log_destroy_pending)              \
+    X(s_set_result)                       \
+    X(s_set_exception)                    \
+    X(s_close)                            \
+    X(s_empty)                            \
+    X(kw_loop)                            \
     /* end ensure.c, gather.c, shield.c */\
     /* sleep.c, coro.c */                 \
     X(SleepType)                          \

@@ -68,6 +68,22 @@ typedef struct {
     /* ---- combinators: each block belongs to one file ---- */
     /* ensure.c, gather.c, shield.c */
     PyTypeObject *GatheringFutureType;
+    PyTypeObject *GatherCallbackType;   /* gather's one done callback */
+    PyTypeObject *ShieldCallbackType;   /* shield's two callbacks */
+    PyObject *ensure_future_py;     /* tasks.ensure_future (3.11: _ensure_future) */
+    PyObject *s_create_task;
+    PyObject *s_create_future;
+    PyObject *s_done;
+    PyObject *s_cancelled_meth;     /* "cancelled" (s_cancelled is "_cancelled") */
+    PyObject *s_remove_done_callback;
+    PyObject *s_make_cancelled_error;
+    PyObject *s_cancel_message;
+    PyObject *s_log_destroy_pending;
+    PyObject *s_set_result;
+    PyObject *s_set_exception;
+    PyObject *s_close;
+    PyObject *s_empty;              /* "" */
+    PyObject *kw_loop;              /* ("loop",) */
     /* end ensure.c, gather.c, shield.c */
     /* sleep.c, coro.c */
     PyTypeObject *SleepType;
