@@ -465,16 +465,56 @@ no_destroy_pending_log(ac_state *st, PyObject *fut)
     return PyObject_SetAttr(fut, st->s_log_destroy_pending, Py_False);
 }
 
+/* A new child fut for arg: what asyncio's loop body does with it, up to
+ * (not including) children.append(fut).  On 3.12+ a child already done is
+ * put in *done_futs (made on first use) instead of getting the callback. */
+static int
+child_register(ac_state *st, GatherCbObj *cb, PyObject *arg_to_fut,
+               PyObject *arg, PyObject *fut, PyObject **loop, PyObject **ctx,
+               PyObject **done_futs)
+{
+    if (*loop == NULL) {
+        *loop = ac_future_get_loop(st, fut);
+        if (*loop == NULL) {
+            return -1;
+        }
+    }
+    if (fut != arg && no_destroy_pending_log(st, fut) < 0) {
+        return -1;
+    }
+    cb->gc_nfuts++;
+    if (PyDict_SetItem(arg_to_fut, arg, fut) < 0) {
+        return -1;
+    }
+#if AC_GATHER_DONE_CHILDREN_AFTER
+    int done = ac_fut_done(st, fut);
+    if (done < 0) {
+        return -1;
+    }
+    if (done) {
+        if (*done_futs == NULL && (*done_futs = PyList_New(0)) == NULL) {
+            return -1;
+        }
+        return PyList_Append(*done_futs, fut);
+    }
+#endif
+    if (*ctx == NULL && ac_fut_is_ours(st, fut)) {
+        /* asyncio's add_done_callback(cb) runs cb in a copy of the current
+         * context: one copy serves all our children */
+        *ctx = PyContext_CopyCurrent();
+        if (*ctx == NULL) {
+            return -1;
+        }
+    }
+    return ac_fut_add_done_callback(st, fut, (PyObject *)cb, *ctx);
+}
+
 static PyObject *
 gather_impl(ac_state *st, PyObject *const *args, Py_ssize_t nargs,
             PyObject *return_exceptions)
 {
     PyObject *arg_to_fut = NULL, *children = NULL, *loop = NULL;
-    PyObject *ctx = NULL, *outer = NULL;
-#if AC_GATHER_DONE_CHILDREN_AFTER
-    PyObject *done_futs = NULL;
-#endif
-    Py_ssize_t i = 0;
+    PyObject *ctx = NULL, *outer = NULL, *done_futs = NULL;
     GatherCbObj *cb = PyObject_GC_New(GatherCbObj, st->GatherCallbackType);
     if (cb == NULL) {
         return NULL;
@@ -487,14 +527,16 @@ gather_impl(ac_state *st, PyObject *const *args, Py_ssize_t nargs,
     cb->gc_nfinished = 0;
     PyObject_GC_Track(cb);
 
-    children = PyList_New(nargs);
+    /* appended to, never pre-sized: the list is reachable (gc, callbacks)
+     * while children are made, which runs arbitrary code */
+    children = PyList_New(0);
     arg_to_fut = PyDict_New();
     if (children == NULL || arg_to_fut == NULL) {
         goto error;
     }
     cb->gc_children = Py_NewRef(children);
 
-    for (i = 0; i < nargs; i++) {
+    for (Py_ssize_t i = 0; i < nargs; i++) {
         PyObject *arg = args[i];
         int seen = PyDict_Contains(arg_to_fut, arg);
         if (seen < 0) {
@@ -515,60 +557,23 @@ gather_impl(ac_state *st, PyObject *const *args, Py_ssize_t nargs,
                 }
                 goto error;
             }
-            PyList_SET_ITEM(children, i, Py_NewRef(fut));
+            if (PyList_Append(children, fut) < 0) {
+                goto error;
+            }
             continue;
         }
         fut = ac_ensure_future(st, arg, loop);
         if (fut == NULL) {
             goto error;
         }
-        /* children[i] owns fut from here */
-        PyList_SET_ITEM(children, i, fut);
-        if (loop == NULL) {
-            loop = ac_future_get_loop(st, fut);
-            if (loop == NULL) {
-                i++;
-                goto error;
-            }
-        }
-        if (fut != arg && no_destroy_pending_log(st, fut) < 0) {
-            i++;
+        if (child_register(st, cb, arg_to_fut, arg, fut, &loop, &ctx,
+                           &done_futs) < 0) {
+            Py_DECREF(fut);
             goto error;
         }
-        cb->gc_nfuts++;
-        if (PyDict_SetItem(arg_to_fut, arg, fut) < 0) {
-            i++;
-            goto error;
-        }
-#if AC_GATHER_DONE_CHILDREN_AFTER
-        int done = ac_fut_done(st, fut);
-        if (done < 0) {
-            i++;
-            goto error;
-        }
-        if (done) {
-            if (done_futs == NULL && (done_futs = PyList_New(0)) == NULL) {
-                i++;
-                goto error;
-            }
-            if (PyList_Append(done_futs, fut) < 0) {
-                i++;
-                goto error;
-            }
-            continue;
-        }
-#endif
-        if (ctx == NULL && ac_fut_is_ours(st, fut)) {
-            /* asyncio's add_done_callback(cb) runs cb in a copy of the
-             * current context: one copy serves all our children */
-            ctx = PyContext_CopyCurrent();
-            if (ctx == NULL) {
-                i++;
-                goto error;
-            }
-        }
-        if (ac_fut_add_done_callback(st, fut, (PyObject *)cb, ctx) < 0) {
-            i++;
+        int r = PyList_Append(children, fut);
+        Py_DECREF(fut);
+        if (r < 0) {
             goto error;
         }
     }
@@ -584,18 +589,19 @@ gather_impl(ac_state *st, PyObject *const *args, Py_ssize_t nargs,
     AC_GF(outer)->gf_cancel_requested = 0;
     cb->gc_outer = Py_NewRef(outer);
 
-#if AC_GATHER_DONE_CHILDREN_AFTER
-    /* children done already (eagerly): their callback runs now, so that
-     * when all of them are, the outer future is done before it is returned */
+    /* 3.12+: children done already (eagerly) get their callback now, so
+     * that when all of them are, the outer future is done when returned */
     if (done_futs != NULL) {
         for (Py_ssize_t j = 0; j < PyList_GET_SIZE(done_futs); j++) {
-            if (gather_child_done(st, cb, PyList_GET_ITEM(done_futs, j)) < 0) {
+            PyObject *fut = Py_NewRef(PyList_GET_ITEM(done_futs, j));
+            int r = gather_child_done(st, cb, fut);
+            Py_DECREF(fut);
+            if (r < 0) {
                 goto error;
             }
         }
     }
     Py_XDECREF(done_futs);
-#endif
     Py_DECREF(cb);
     Py_DECREF(children);
     Py_DECREF(arg_to_fut);
@@ -604,19 +610,9 @@ gather_impl(ac_state *st, PyObject *const *args, Py_ssize_t nargs,
     return outer;
 
 error:
-    /* The children made so far keep running with the callback (whose outer
-     * stays None unless it was made); the list keeps only them, as
-     * asyncio's `children` holds only what was appended. */
-    if (children != NULL && i < nargs) {
-        PyObject *err = ac_err_take();
-        if (PyList_SetSlice(children, i, nargs, NULL) < 0) {
-            PyErr_WriteUnraisable(NULL);
-        }
-        ac_err_give(err);
-    }
-#if AC_GATHER_DONE_CHILDREN_AFTER
+    /* The children made so far keep running with the callback, whose outer
+     * stays None unless it was made. */
     Py_XDECREF(done_futs);
-#endif
     Py_XDECREF(outer);
     Py_DECREF(cb);
     Py_XDECREF(children);

@@ -574,6 +574,43 @@ def test_callback_in_child_repr(env, gather):
     assert "_done_callback" in env.run(main())
 
 
+def test_closed_loop_closes_the_coroutine(env, gather):
+    """create_task raising RuntimeError: the coroutine is closed, the error propagates."""
+    import inspect
+    other = env.impl.new_event_loop()
+    f = other.create_future()
+    other.close()
+    c = ret(1)
+    with pytest.raises(RuntimeError, match="Event loop is closed"):
+        gather(f, c)
+    assert inspect.getcoroutinestate(c) == inspect.CORO_CLOSED
+
+
+@pytest.mark.parametrize("GF", [
+    pytest.param(asyncio.tasks._GatheringFuture, id="asyncio"),
+    pytest.param(asyncio_c._core._GatheringFuture, id="asyncio_c"),
+])
+def test_gathering_future_class(env, GF):
+    f1, f2 = env.fut(), env.fut()
+    f2.set_result(None)
+    g = GF([f1, f2], loop=env.loop)
+    assert g._children == [f1, f2] and g._cancel_requested is False
+    assert g.cancel(msg="m") is True
+    assert f1.cancelled() and not f2.cancelled()
+    assert g._cancel_requested is True
+    assert not g.done()
+    g.set_result(1)
+    assert g.cancel() is False
+    with pytest.raises(AssertionError):
+        GF([], loop=None)
+    with pytest.raises(TypeError):
+        GF([], env.loop)
+    del g._children
+    with pytest.raises(AttributeError):
+        g._children
+    env.spin()
+
+
 # ---------------------------------------------------------------- bad input
 
 
