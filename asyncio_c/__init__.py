@@ -16,6 +16,8 @@ from . import _core
 
 Future = _core.Future
 Task = _core.Task
+gather = _core.gather
+shield = _core.shield
 sleep = _core.sleep
 wait = _core.wait
 wait_for = _core.wait_for
@@ -33,6 +35,8 @@ from ._loop import (  # noqa: E402
 __all__ = [
     "Future",
     "Task",
+    "gather",
+    "shield",
     "sleep",
     "wait",
     "wait_for",

@@ -50,6 +50,17 @@
 #  define AC_TIMEOUT_INSERTS_ERROR 0
 #endif
 
+/* 3.12: gather() and shield() call tasks.ensure_future (3.11: the private
+ * tasks._ensure_future), and gather() runs the done callback of children
+ * already done (eager tasks) itself, after the outer future exists. */
+#if PY_VERSION_HEX >= 0x030C0000
+#  define AC_ENSURE_FUTURE_NAME "ensure_future"
+#  define AC_GATHER_DONE_CHILDREN_AFTER 1
+#else
+#  define AC_ENSURE_FUTURE_NAME "_ensure_future"
+#  define AC_GATHER_DONE_CHILDREN_AFTER 0
+#endif
+
 /* Which asyncio.events function Future(loop=None) asks for a loop. */
 #if PY_VERSION_HEX >= 0x030C0000
 #  define AC_GET_EVENT_LOOP_NAME "get_event_loop"

@@ -76,16 +76,35 @@ kwnames_of(const char *name)
     X(kw_context)                         \
     X(kw_msg)                             \
     X(kw_loop_name_context)               \
+    X(s_create_task)                      \
+    X(s_create_future)                    \
+    X(s_done)                             \
+    X(s_cancelled_meth)                   \
+    X(s_remove_done_callback)             \
+    X(s_make_cancelled_error)             \
+    X(s_cancel_message)                   \
+    X(s_log_destroy_pending)              \
+    X(s_set_result)                       \
+    X(s_set_exception)                    \
+    X(s_close)                            \
+    X(s_empty)                            \
+    X(s_call_later)                       \
+    X(s_cancelling)                       \
+    X(s_uncancel)                         \
+    X(s_call_at)                          \
+    X(s_time)                             \
+    X(s_exceptions)                       \
+    X(kw_loop)                            \
     /* ensure.c, gather.c, shield.c */    \
     X(GatheringFutureType)                \
+    X(GatherCallbackType)                 \
+    X(ShieldCallbackType)                 \
+    X(ensure_future_py)                   \
     /* end ensure.c, gather.c, shield.c */\
     /* sleep.c, coro.c */                 \
     X(SleepType)                          \
     X(get_running_loop)                   \
     X(set_result_unless_cancelled)        \
-    X(s_close)                            \
-    X(s_call_later)                       \
-    X(s_create_future)                    \
     /* end sleep.c, coro.c */             \
     /* wait.c, waitfor.c */               \
     X(WaitType)                           \
@@ -98,14 +117,6 @@ kwnames_of(const char *name)
     X(release_waiter)                     \
     X(wait_for_on_timeout)                \
     X(ExceptionGroup)                     \
-    X(s_remove_done_callback)             \
-    X(s_done)                             \
-    X(s_cancelled_method)                 \
-    X(s_cancelling)                       \
-    X(s_uncancel)                         \
-    X(s_call_at)                          \
-    X(s_time)                             \
-    X(s_exceptions)                       \
     /* end wait.c, waitfor.c */
 
 static int
@@ -165,9 +176,28 @@ module_exec(PyObject *mod)
     INTERN(s_check_callback, "_check_callback");
     INTERN(s_current_handle, "_current_handle");
     INTERN(s_slow_callback, "_ac_slow_callback");
+    INTERN(s_create_task, "create_task");
+    INTERN(s_create_future, "create_future");
+    INTERN(s_done, "done");
+    INTERN(s_cancelled_meth, "cancelled");
+    INTERN(s_remove_done_callback, "remove_done_callback");
+    INTERN(s_make_cancelled_error, "_make_cancelled_error");
+    INTERN(s_cancel_message, "_cancel_message");
+    INTERN(s_log_destroy_pending, "_log_destroy_pending");
+    INTERN(s_set_result, "set_result");
+    INTERN(s_set_exception, "set_exception");
+    INTERN(s_close, "close");
+    INTERN(s_empty, "");
+    INTERN(s_call_later, "call_later");
+    INTERN(s_cancelling, "cancelling");
+    INTERN(s_uncancel, "uncancel");
+    INTERN(s_call_at, "call_at");
+    INTERN(s_time, "time");
+    INTERN(s_exceptions, "exceptions");
 #undef INTERN
     if ((st->kw_context = kwnames_of("context")) == NULL ||
         (st->kw_msg = kwnames_of("msg")) == NULL ||
+        (st->kw_loop = kwnames_of("loop")) == NULL ||
         (st->kw_loop_name_context = Py_BuildValue("(sss)", "loop", "name",
                                                   "context")) == NULL) {
         return -1;

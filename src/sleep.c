@@ -276,13 +276,6 @@ static PyMethodDef sleep_functions[] = {
 int
 ac_sleep_init(PyObject *mod, ac_state *st)
 {
-#define INTERN(field, text)                                     \
-    if ((st->field = PyUnicode_InternFromString(text)) == NULL) \
-        return -1;
-    INTERN(s_close, "close");
-    INTERN(s_call_later, "call_later");
-    INTERN(s_create_future, "create_future");
-#undef INTERN
     PyObject *events = PyImport_ImportModule("asyncio.events");
     if (events == NULL) {
         return -1;

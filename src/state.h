@@ -65,17 +65,37 @@ typedef struct {
     PyObject *kw_msg;               /* ("msg",) */
     PyObject *kw_loop_name_context; /* ("loop", "name", "context") */
 
-    /* ---- combinators: each block belongs to one file ---- */
+    /* ---- combinators ---- */
+    /* names the combinators use (interned in module.c) */
+    PyObject *s_create_task;
+    PyObject *s_create_future;
+    PyObject *s_done;
+    PyObject *s_cancelled_meth;
+    PyObject *s_remove_done_callback;
+    PyObject *s_make_cancelled_error;
+    PyObject *s_cancel_message;
+    PyObject *s_log_destroy_pending;
+    PyObject *s_set_result;
+    PyObject *s_set_exception;
+    PyObject *s_close;
+    PyObject *s_empty;
+    PyObject *s_call_later;
+    PyObject *s_cancelling;
+    PyObject *s_uncancel;
+    PyObject *s_call_at;
+    PyObject *s_time;
+    PyObject *s_exceptions;
+    PyObject *kw_loop;              /* ("loop",) */
     /* ensure.c, gather.c, shield.c */
     PyTypeObject *GatheringFutureType;
+    PyTypeObject *GatherCallbackType;   /* gather's one done callback */
+    PyTypeObject *ShieldCallbackType;   /* shield's two callbacks */
+    PyObject *ensure_future_py;     /* tasks.ensure_future (3.11: _ensure_future) */
     /* end ensure.c, gather.c, shield.c */
     /* sleep.c, coro.c */
     PyTypeObject *SleepType;
     PyObject *get_running_loop;     /* asyncio.events.get_running_loop */
     PyObject *set_result_unless_cancelled; /* _core's, for sleep's timer */
-    PyObject *s_close;
-    PyObject *s_call_later;
-    PyObject *s_create_future;
     /* end sleep.c, coro.c */
     /* wait.c, waitfor.c */
     PyTypeObject *WaitType;
@@ -88,14 +108,6 @@ typedef struct {
     PyObject *release_waiter;         /* _core._release_waiter */
     PyObject *wait_for_on_timeout;    /* _core._wait_for_on_timeout */
     PyObject *ExceptionGroup;         /* builtins.ExceptionGroup */
-    PyObject *s_remove_done_callback;
-    PyObject *s_done;
-    PyObject *s_cancelled_method;     /* "cancelled" */
-    PyObject *s_cancelling;
-    PyObject *s_uncancel;
-    PyObject *s_call_at;
-    PyObject *s_time;
-    PyObject *s_exceptions;
     /* end wait.c, waitfor.c */
 
     uint64_t task_name_counter;

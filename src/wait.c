@@ -319,7 +319,7 @@ ended_with_exception(ac_state *st, PyObject *f)
         fut->fut_log_tb = 0;      /* exception() retrieves it */
         return fut->fut_exception != NULL;
     }
-    PyObject *r = PyObject_CallMethodNoArgs(f, st->s_cancelled_method);
+    PyObject *r = PyObject_CallMethodNoArgs(f, st->s_cancelled_meth);
     if (r == NULL) {
         return -1;
     }
@@ -776,18 +776,6 @@ static PyMethodDef wait_functions[] = {
 int
 ac_wait_init(PyObject *mod, ac_state *st)
 {
-#define INTERN(field, text)                                     \
-    if ((st->field = PyUnicode_InternFromString(text)) == NULL) \
-        return -1;
-    INTERN(s_remove_done_callback, "remove_done_callback");
-    INTERN(s_done, "done");
-    INTERN(s_cancelled_method, "cancelled");
-    INTERN(s_cancelling, "cancelling");
-    INTERN(s_uncancel, "uncancel");
-    INTERN(s_call_at, "call_at");
-    INTERN(s_time, "time");
-    INTERN(s_exceptions, "exceptions");
-#undef INTERN
     PyObject *tasks = PyImport_ImportModule("asyncio.tasks");
     if (tasks == NULL) {
         return -1;
