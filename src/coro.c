@@ -454,10 +454,8 @@ ac_coro_am_send(PyObject *self, PyObject *arg, PyObject **res)
     return coro_resume((ac_coro *)self, arg, NULL, res);
 }
 
-/* A generator-style result: the yielded value, or NULL with StopIteration
- * carrying the return value (nothing set for None) or the error. */
-static PyObject *
-gen_result(PySendResult r, PyObject *res)
+PyObject *
+ac_gen_result(PySendResult r, PyObject *res, int stop_on_none)
 {
     if (r == PYGEN_NEXT) {
         return res;
@@ -471,6 +469,9 @@ gen_result(PySendResult r, PyObject *res)
                 Py_DECREF(e);
             }
         }
+        else if (stop_on_none) {
+            PyErr_SetNone(PyExc_StopIteration);
+        }
         Py_DECREF(res);
     }
     return NULL;
@@ -481,7 +482,7 @@ ac_coro_iternext(PyObject *self)
 {
     PyObject *res;
     PySendResult r = coro_resume((ac_coro *)self, Py_None, NULL, &res);
-    return gen_result(r, res);
+    return ac_gen_result(r, res, 0);
 }
 
 static PyObject *
@@ -489,12 +490,7 @@ coro_send(PyObject *self, PyObject *arg)
 {
     PyObject *res;
     PySendResult r = coro_resume((ac_coro *)self, arg, NULL, &res);
-    if (r == PYGEN_RETURN && res == Py_None) {
-        PyErr_SetNone(PyExc_StopIteration);
-        Py_DECREF(res);
-        return NULL;
-    }
-    return gen_result(r, res);
+    return ac_gen_result(r, res, 1);
 }
 
 static PyObject *
@@ -507,12 +503,7 @@ coro_throw(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
     PyObject *res;
     PySendResult r = coro_resume((ac_coro *)self, NULL, exc, &res);
     Py_DECREF(exc);
-    if (r == PYGEN_RETURN && res == Py_None) {
-        PyErr_SetNone(PyExc_StopIteration);
-        Py_DECREF(res);
-        return NULL;
-    }
-    return gen_result(r, res);
+    return ac_gen_result(r, res, 1);
 }
 
 /* close(): GeneratorExit thrown in if suspended; 0, or -1 with an error. */

@@ -50,6 +50,15 @@ void ac_coro_dealloc(PyObject *self, inquiry clear);
  * the 3.12+ deprecation warning), or NULL with an error set. */
 PyObject *ac_exc_from_throw_args(PyObject *const *args, Py_ssize_t nargs);
 
+/* What a generator method returns for the outcome (r, res) of an am_send:
+ * the value yielded (PYGEN_NEXT: res returned); NULL with the error
+ * (PYGEN_ERROR: res unused); for a return value (PYGEN_RETURN: res stolen)
+ * NULL with StopIteration carrying it -- an instance, so that a tuple is not
+ * taken as arguments -- except that a None result sets nothing unless
+ * stop_on_none (tp_iternext may end without an exception; send() and throw()
+ * raise StopIteration). */
+PyObject *ac_gen_result(PySendResult r, PyObject *res, int stop_on_none);
+
 PyObject *ac_coro_await_self(PyObject *self);
 PySendResult ac_coro_am_send(PyObject *self, PyObject *arg, PyObject **res);
 PyObject *ac_coro_iternext(PyObject *self);

@@ -11,7 +11,7 @@
 #include "ensure.h"
 
 /* ---------------------------------------------------------------------
- * futures._get_loop and isfuture */
+ * futures._get_loop, loop.create_future() and isfuture */
 
 PyObject *
 ac_future_get_loop(ac_state *st, PyObject *fut)
@@ -32,10 +32,29 @@ ac_future_get_loop(ac_state *st, PyObject *fut)
     return PyObject_GetAttr(fut, st->s_loop);
 }
 
+PyObject *
+ac_loop_create_future(ac_state *st, PyObject *loop)
+{
+    if (!ac_is_fast_loop(st, loop)) {
+        return PyObject_CallMethodNoArgs(loop, st->s_create_future);
+    }
+    /* what our loop's create_future() does */
+    PyObject *fut = st->FutureType->tp_alloc(st->FutureType, 0);
+    if (fut == NULL) {
+        return NULL;
+    }
+    if (ac_future_init(st, AC_FUT(fut), loop) < 0) {
+        Py_DECREF(fut);
+        return NULL;
+    }
+    return fut;
+}
+
 int
 ac_isfuture(ac_state *st, PyObject *obj)
 {
-    if (ac_fut_is_ours(st, obj)) {
+    if (ac_future_check_exact(st, obj)) {
+        /* even before __init__, as asyncio's C Future */
         return 1;
     }
     /* hasattr(obj.__class__, '_asyncio_future_blocking') and
@@ -200,6 +219,16 @@ ac_fut_result(ac_state *st, PyObject *fut)
     return PyObject_CallMethodNoArgs(fut, st->s_result);
 }
 
+int
+ac_fut_retrieve(ac_state *st, PyObject *fut)
+{
+    int c = ac_fut_cancelled(st, fut);
+    if (c != 0) {
+        return c < 0 ? -1 : 0;
+    }
+    return call_drop(ac_fut_exception(st, fut));
+}
+
 PyObject *
 ac_fut_make_cancelled_error(ac_state *st, PyObject *fut)
 {
@@ -238,27 +267,37 @@ ac_fut_set_exception(ac_state *st, PyObject *fut, PyObject *exc)
 }
 
 int
-ac_fut_cancel(ac_state *st, PyObject *fut, PyObject *msg)
+ac_fut_cancel(ac_state *st, PyObject *fut, PyObject *msg, int *cancelled)
 {
+    int r;
     if (ac_fut_is_ours(st, fut) && Py_IS_TYPE(fut, st->FutureType)) {
-        return ac_future_cancel(st, AC_FUT(fut), msg);
-    }
-    PyObject *r;
-    if (msg == NULL) {
-        r = PyObject_CallMethodNoArgs(fut, st->s_cancel);
+        r = ac_future_cancel(st, AC_FUT(fut), msg);
     }
     else {
-        PyObject *args[2] = {fut, msg};
-        r = PyObject_VectorcallMethod(st->s_cancel, args,
-                                      1 | PY_VECTORCALL_ARGUMENTS_OFFSET,
-                                      st->kw_msg);
+        PyObject *res;
+        if (msg == NULL) {
+            res = PyObject_CallMethodNoArgs(fut, st->s_cancel);
+        }
+        else {
+            PyObject *args[2] = {fut, msg};
+            res = PyObject_VectorcallMethod(
+                st->s_cancel, args, 1 | PY_VECTORCALL_ARGUMENTS_OFFSET,
+                st->kw_msg);
+        }
+        if (res == NULL) {
+            return -1;
+        }
+        /* the result's truth only where asyncio looks at it */
+        r = cancelled != NULL ? PyObject_IsTrue(res) : 0;
+        Py_DECREF(res);
     }
-    if (r == NULL) {
+    if (r < 0) {
         return -1;
     }
-    int t = PyObject_IsTrue(r);
-    Py_DECREF(r);
-    return t;
+    if (cancelled != NULL) {
+        *cancelled = r;
+    }
+    return 0;
 }
 
 int
@@ -275,6 +314,10 @@ ac_fut_add_done_callback(ac_state *st, PyObject *fut, PyObject *cb,
 int
 ac_fut_remove_done_callback(ac_state *st, PyObject *fut, PyObject *cb)
 {
+    if (ac_fut_is_ours(st, fut)) {
+        Py_ssize_t n = ac_future_remove_done_callback(st, AC_FUT(fut), cb);
+        return n < 0 ? -1 : 0;
+    }
     return call_drop(PyObject_CallMethodOneArg(fut, st->s_remove_done_callback,
                                                cb));
 }

@@ -536,13 +536,21 @@ Future_add_done_callback(PyObject *self, PyObject *args, PyObject *kwds)
     Py_RETURN_NONE;
 }
 
-static PyObject *
-Future_remove_done_callback(PyObject *self, PyObject *fn)
+Py_ssize_t
+ac_future_remove_done_callback(ac_state *st, FutureObj *fut, PyObject *fn)
 {
-    FutureObj *fut = AC_FUT(self);
-    FUT_CHECK_INIT(fut, NULL);
     if (fut->fut_cb0.cb == NULL) {
-        return PyLong_FromLong(0);
+        return 0;
+    }
+    if (fut->fut_ncbs == 0 && fut->fut_cb0.cb == fn) {
+        /* the only callback, by identity (no __eq__ runs): what the general
+         * case below ends with, without copying */
+        PyObject *cb = fut->fut_cb0.cb, *ctx = fut->fut_cb0.ctx;
+        fut->fut_cb0.cb = NULL;
+        fut->fut_cb0.ctx = NULL;
+        Py_DECREF(cb);
+        Py_XDECREF(ctx);
+        return 1;
     }
     /* Compare against a snapshot: __eq__ may run any code, including code
      * that changes this future's callbacks.  Then, as asyncio does, the
@@ -551,7 +559,8 @@ Future_remove_done_callback(PyObject *self, PyObject *fn)
     Py_ssize_t n = 1 + fut->fut_ncbs;
     snap = PyMem_New(ac_cb, n);
     if (snap == NULL) {
-        return PyErr_NoMemory();
+        PyErr_NoMemory();
+        return -1;
     }
     snap[0].cb = Py_NewRef(fut->fut_cb0.cb);
     snap[0].ctx = Py_XNewRef(fut->fut_cb0.ctx);
@@ -571,7 +580,7 @@ Future_remove_done_callback(PyObject *self, PyObject *fn)
             }
             cbs_release(snap, kept);
             PyMem_Free(snap);
-            return NULL;
+            return -1;
         }
         if (eq) {
             Py_CLEAR(snap[i].cb);
@@ -585,7 +594,7 @@ Future_remove_done_callback(PyObject *self, PyObject *fn)
     if (removed == 0) {
         cbs_release(snap, kept);
         PyMem_Free(snap);
-        return PyLong_FromLong(0);
+        return 0;
     }
     /* replace the current callbacks with the survivors */
     ac_cb *old;
@@ -593,7 +602,7 @@ Future_remove_done_callback(PyObject *self, PyObject *fn)
     if (nold < 0) {
         cbs_release(snap, kept);
         PyMem_Free(snap);
-        return NULL;
+        return -1;
     }
     int rc = 0;
     for (Py_ssize_t i = 0; i < kept && rc == 0; i++) {
@@ -605,10 +614,16 @@ Future_remove_done_callback(PyObject *self, PyObject *fn)
         cbs_release(old, nold);
         PyMem_Free(old);
     }
-    if (rc < 0) {
-        return NULL;
-    }
-    return PyLong_FromSsize_t(removed);
+    return rc < 0 ? -1 : removed;
+}
+
+static PyObject *
+Future_remove_done_callback(PyObject *self, PyObject *fn)
+{
+    FUT_CHECK_INIT(AC_FUT(self), NULL);
+    Py_ssize_t n = ac_future_remove_done_callback(AC_STATE_OF(self),
+                                                  AC_FUT(self), fn);
+    return n < 0 ? NULL : PyLong_FromSsize_t(n);
 }
 
 static PyObject *
@@ -922,24 +937,9 @@ FutureIter_am_send(PyObject *self, PyObject *arg, PyObject **result)
 static PyObject *
 FutureIter_iternext(PyObject *self)
 {
-    PyObject *res;
-    switch (FutureIter_am_send(self, Py_None, &res)) {
-    case PYGEN_NEXT:
-        return res;
-    case PYGEN_RETURN:
-        if (res != Py_None) {
-            /* an instance, so a tuple result is not taken as arguments */
-            PyObject *e = PyObject_CallOneArg(PyExc_StopIteration, res);
-            if (e != NULL) {
-                PyErr_SetObject(PyExc_StopIteration, e);
-                Py_DECREF(e);
-            }
-        }
-        Py_DECREF(res);
-        return NULL;
-    default:
-        return NULL;
-    }
+    PyObject *res = NULL;
+    PySendResult r = FutureIter_am_send(self, Py_None, &res);
+    return ac_gen_result(r, res, 0);
 }
 
 static PyObject *

@@ -67,6 +67,20 @@ GF_init(PyObject *self, PyObject *args, PyObject *kwds)
     return 0;
 }
 
+/* outer._children: a new reference, or AttributeError once deleted */
+static PyObject *
+GF_get_children(PyObject *self, void *c)
+{
+    PyObject *children = AC_GF(self)->gf_children;
+    if (children == NULL) {
+        PyErr_SetString(PyExc_AttributeError,
+                        "'_GatheringFuture' object has no attribute "
+                        "'_children'");
+        return NULL;
+    }
+    return Py_NewRef(children);
+}
+
 /* cancel(msg=None): cancel every child; the outer future itself is only
  * marked as cancel-requested (its result comes from the children). */
 static PyObject *
@@ -81,27 +95,26 @@ GF_cancel(PyObject *self, PyObject *args, PyObject *kwds)
     if (AC_FUT(self)->fut_state != AC_PENDING) {
         Py_RETURN_FALSE;
     }
-    PyObject *children = AC_GF(self)->gf_children;
+    PyObject *children = GF_get_children(self, NULL);
     if (children == NULL) {
-        PyErr_SetString(PyExc_AttributeError,
-                        "'_GatheringFuture' object has no attribute "
-                        "'_children'");
         return NULL;
     }
     PyObject *it = PyObject_GetIter(children);
+    Py_DECREF(children);
     if (it == NULL) {
         return NULL;
     }
     int ret = 0;
     PyObject *child;
     while ((child = PyIter_Next(it)) != NULL) {
-        int r = ac_fut_cancel(st, child, msg);
+        int r, cancelled;
+        r = ac_fut_cancel(st, child, msg, &cancelled);
         Py_DECREF(child);
         if (r < 0) {
             Py_DECREF(it);
             return NULL;
         }
-        if (r) {
+        if (cancelled) {
             ret = 1;
         }
     }
@@ -113,19 +126,6 @@ GF_cancel(PyObject *self, PyObject *args, PyObject *kwds)
         AC_GF(self)->gf_cancel_requested = 1;
     }
     return PyBool_FromLong(ret);
-}
-
-static PyObject *
-GF_get_children(PyObject *self, void *c)
-{
-    PyObject *children = AC_GF(self)->gf_children;
-    if (children == NULL) {
-        PyErr_SetString(PyExc_AttributeError,
-                        "'_GatheringFuture' object has no attribute "
-                        "'_children'");
-        return NULL;
-    }
-    return Py_NewRef(children);
 }
 
 static int
@@ -286,17 +286,7 @@ gather_child_done(ac_state *st, GatherCbObj *cb, PyObject *fut)
     PyObject *outer = Py_XNewRef(cb->gc_outer);
     if (outer == NULL || AC_FUT(outer)->fut_state != AC_PENDING) {
         /* too late: only mark the exception as retrieved */
-        c = ac_fut_cancelled(st, fut);
-        if (c < 0) {
-            rc = -1;
-        }
-        else if (!c) {
-            PyObject *exc = ac_fut_exception(st, fut);
-            if (exc == NULL) {
-                rc = -1;
-            }
-            Py_XDECREF(exc);
-        }
+        rc = ac_fut_retrieve(st, fut);
         goto done;
     }
     int ret_exc = PyObject_IsTrue(cb->gc_return_exceptions);
@@ -338,11 +328,7 @@ static PyObject *
 GatherCb_vectorcall(PyObject *self, PyObject *const *args, size_t nargsf,
                     PyObject *kwnames)
 {
-    Py_ssize_t nargs = PyVectorcall_NARGS(nargsf);
-    if (nargs != 1 || (kwnames != NULL && PyTuple_GET_SIZE(kwnames) != 0)) {
-        PyErr_Format(PyExc_TypeError,
-                     "_done_callback() takes exactly one positional argument "
-                     "(%zd given)", nargs);
+    if (ac_check_callback_args("_done_callback", nargsf, kwnames) < 0) {
         return NULL;
     }
     Py_INCREF(self);

@@ -18,19 +18,6 @@ typedef struct {
 
 #define AC_SCB(o) ((ShieldCbObj *)(o))
 
-static int
-check_one_arg(const char *name, size_t nargsf, PyObject *kwnames)
-{
-    Py_ssize_t nargs = PyVectorcall_NARGS(nargsf);
-    if (nargs != 1 || (kwnames != NULL && PyTuple_GET_SIZE(kwnames) != 0)) {
-        PyErr_Format(PyExc_TypeError,
-                     "%s() takes exactly one positional argument (%zd given)",
-                     name, nargs);
-        return -1;
-    }
-    return 0;
-}
-
 /* asyncio's _inner_done_callback(inner): the inner's outcome goes to the
  * outer, unless the outer was cancelled (then the inner's exception is only
  * marked as retrieved). */
@@ -42,25 +29,14 @@ inner_done(ac_state *st, PyObject *outer, PyObject *inner)
         return -1;
     }
     if (c) {
-        c = ac_fut_cancelled(st, inner);
-        if (c < 0) {
-            return -1;
-        }
-        if (!c) {
-            PyObject *exc = ac_fut_exception(st, inner);
-            if (exc == NULL) {
-                return -1;
-            }
-            Py_DECREF(exc);
-        }
-        return 0;
+        return ac_fut_retrieve(st, inner);
     }
     c = ac_fut_cancelled(st, inner);
     if (c < 0) {
         return -1;
     }
     if (c) {
-        return ac_fut_cancel(st, outer, NULL) < 0 ? -1 : 0;
+        return ac_fut_cancel(st, outer, NULL, NULL);
     }
     PyObject *exc = ac_fut_exception(st, inner);
     if (exc == NULL) {
@@ -83,7 +59,7 @@ static PyObject *
 InnerCb_vectorcall(PyObject *self, PyObject *const *args, size_t nargsf,
                    PyObject *kwnames)
 {
-    if (check_one_arg("_inner_done_callback", nargsf, kwnames) < 0) {
+    if (ac_check_callback_args("_inner_done_callback", nargsf, kwnames) < 0) {
         return NULL;
     }
     ac_state *st = AC_STATE_OF(self);
@@ -106,7 +82,7 @@ static PyObject *
 OuterCb_vectorcall(PyObject *self, PyObject *const *args, size_t nargsf,
                    PyObject *kwnames)
 {
-    if (check_one_arg("_outer_done_callback", nargsf, kwnames) < 0) {
+    if (ac_check_callback_args("_outer_done_callback", nargsf, kwnames) < 0) {
         return NULL;
     }
     ac_state *st = AC_STATE_OF(self);

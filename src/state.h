@@ -188,6 +188,10 @@ int ac_future_set_exception(ac_state *st, FutureObj *fut, PyObject *exc);
 int ac_future_cancel(ac_state *st, FutureObj *fut, PyObject *msg);
 int ac_future_add_done_callback(ac_state *st, FutureObj *fut,
                                 PyObject *cb, PyObject *ctx);
+/* fut.remove_done_callback(cb) of an initialised future: the number of
+ * callbacks removed, or -1 with an exception (cb's __eq__ may run any code). */
+Py_ssize_t ac_future_remove_done_callback(ac_state *st, FutureObj *fut,
+                                          PyObject *cb);
 PyObject *ac_future_make_cancelled_error(ac_state *st, FutureObj *fut);
 /* What fut.result() would give: 0 and *res = the result, or 1 and *res = the
  * exception it would raise (new references); -1 with an exception set. */
@@ -330,11 +334,8 @@ int ac_parse_args(const char *fname, PyObject *const *args, Py_ssize_t nargs,
                   PyObject *kwnames, const char *const *names, int nnames,
                   int npos, int nrequired, PyObject **vals);
 
-/* ensure.c: asyncio's ensure_future(obj, loop=loop) (loop may be NULL), as
- * the running version's gather/shield/wait_for call it; new reference. */
-PyObject *ac_ensure_future(ac_state *st, PyObject *obj, PyObject *loop);
-/* ensure.c: futures._get_loop(fut); new reference. */
-PyObject *ac_future_get_loop(ac_state *st, PyObject *fut);
+/* ensure.h: ensure_future, futures._get_loop and the operations on any
+ * future (ours in C, others through their methods) the combinators use. */
 
 /* Each adds its functions and types to the module. */
 int ac_gather_init(PyObject *mod, ac_state *st);   /* gather.c */

@@ -11,114 +11,16 @@
 #include "wait.h"
 
 /* ---------------------------------------------------------------------
- * calls on any future */
-
-int
-acw_is_done(ac_state *st, PyObject *fut)
-{
-    if (ac_future_check_exact(st, fut)) {
-        return AC_FUT(fut)->fut_state != AC_PENDING;
-    }
-    PyObject *r = PyObject_CallMethodNoArgs(fut, st->s_done);
-    if (r == NULL) {
-        return -1;
-    }
-    int b = PyObject_IsTrue(r);
-    Py_DECREF(r);
-    return b;
-}
-
-PyObject *
-acw_result(ac_state *st, PyObject *fut)
-{
-    if (ac_future_check_exact(st, fut) && AC_FUT(fut)->fut_loop != NULL) {
-        PyObject *res;
-        int rc = ac_future_outcome(st, AC_FUT(fut), &res);
-        if (rc == 1) {
-            ac_err_give(res);
-            return NULL;
-        }
-        return rc < 0 ? NULL : res;
-    }
-    return PyObject_CallMethodNoArgs(fut, st->s_result);
-}
-
-int
-acw_add_callback(ac_state *st, PyObject *fut, PyObject *cb)
-{
-    if (ac_future_check_exact(st, fut) && AC_FUT(fut)->fut_loop != NULL) {
-        /* No context copy: our callbacks do not depend on it. */
-        return ac_future_add_done_callback(st, AC_FUT(fut), cb, NULL);
-    }
-    PyObject *r = PyObject_CallMethodOneArg(fut, st->s_add_done_callback, cb);
-    if (r == NULL) {
-        return -1;
-    }
-    Py_DECREF(r);
-    return 0;
-}
-
-int
-acw_remove_callback(ac_state *st, PyObject *fut, PyObject *cb)
-{
-    if (ac_future_check_exact(st, fut) && AC_FUT(fut)->fut_loop != NULL) {
-        FutureObj *f = AC_FUT(fut);
-        if (f->fut_cb0.cb == NULL) {
-            return 0;
-        }
-        if (f->fut_cb0.cb == cb && f->fut_ncbs == 0) {
-            /* the only callback is ours: nothing else to compare */
-            PyObject *ctx = f->fut_cb0.ctx;
-            f->fut_cb0.cb = NULL;
-            f->fut_cb0.ctx = NULL;
-            Py_DECREF(cb);            /* the caller still holds one */
-            Py_XDECREF(ctx);
-            return 0;
-        }
-    }
-    PyObject *r = PyObject_CallMethodOneArg(fut, st->s_remove_done_callback,
-                                            cb);
-    if (r == NULL) {
-        return -1;
-    }
-    Py_DECREF(r);
-    return 0;
-}
-
-PyObject *
-acw_create_future(ac_state *st, PyObject *loop)
-{
-    if (!ac_is_fast_loop(st, loop)) {
-        return PyObject_CallMethodNoArgs(loop, st->s_create_future);
-    }
-    /* what our loop's create_future() does */
-    PyObject *fut = st->FutureType->tp_alloc(st->FutureType, 0);
-    if (fut == NULL) {
-        return NULL;
-    }
-    if (ac_future_init(st, AC_FUT(fut), loop) < 0) {
-        Py_DECREF(fut);
-        return NULL;
-    }
-    return fut;
-}
+ * helpers shared with waitfor.c (wait.h) */
 
 int
 acw_release_waiter(ac_state *st, PyObject *waiter)
 {
-    int done = acw_is_done(st, waiter);
+    int done = ac_fut_done(st, waiter);
     if (done != 0) {
         return done < 0 ? -1 : 0;
     }
-    if (ac_future_check_exact(st, waiter)) {
-        return ac_future_set_result(st, AC_FUT(waiter), Py_None);
-    }
-    PyObject *r = PyObject_CallMethod(waiter, "set_result", "O", Py_None);
-    if (r == NULL) {
-        return -1;
-    }
-    Py_DECREF(r);
-    return 0;
+    return ac_fut_set_result(st, waiter, Py_None);
 }
 
 int
@@ -176,18 +78,6 @@ acw_set_context(PyObject *exc, PyObject *handled)
         }
         PyException_SetContext(exc, Py_NewRef(handled));
     }
-}
-
-void
-acw_raise_timeout_from(PyObject *exc)
-{
-    PyObject *te = PyObject_CallNoArgs(PyExc_TimeoutError);
-    if (te == NULL) {
-        return;
-    }
-    PyException_SetCause(te, Py_NewRef(exc));
-    PyException_SetContext(te, Py_NewRef(exc));
-    ac_err_give(te);
 }
 
 /* ---------------------------------------------------------------------
@@ -310,30 +200,16 @@ typedef struct {
 static int
 ended_with_exception(ac_state *st, PyObject *f)
 {
-    if (ac_future_check_exact(st, f) && AC_FUT(f)->fut_loop != NULL &&
-        AC_FUT(f)->fut_state != AC_PENDING) {
-        FutureObj *fut = AC_FUT(f);
-        if (fut->fut_state == AC_CANCELLED) {
-            return 0;
-        }
-        fut->fut_log_tb = 0;      /* exception() retrieves it */
-        return fut->fut_exception != NULL;
-    }
-    PyObject *r = PyObject_CallMethodNoArgs(f, st->s_cancelled_meth);
-    if (r == NULL) {
-        return -1;
-    }
-    int cancelled = PyObject_IsTrue(r);
-    Py_DECREF(r);
+    int cancelled = ac_fut_cancelled(st, f);
     if (cancelled != 0) {
         return cancelled < 0 ? -1 : 0;
     }
-    r = PyObject_CallMethodNoArgs(f, st->s_exception);
-    if (r == NULL) {
+    PyObject *exc = ac_fut_exception(st, f);
+    if (exc == NULL) {
         return -1;
     }
-    int has = r != Py_None;
-    Py_DECREF(r);
+    int has = exc != Py_None;
+    Py_DECREF(exc);
     return has;
 }
 
@@ -437,29 +313,6 @@ typedef struct {
 
 enum { W_START = 0, W_WAITING, W_DONE };
 
-/* futures.isfuture(obj): 1, 0 or -1. */
-static int
-is_future(ac_state *st, PyObject *obj)
-{
-    if (ac_future_check_exact(st, obj)) {
-        return 1;
-    }
-    PyObject *v;
-    int r = ac_getattr_opt((PyObject *)Py_TYPE(obj),
-                           st->s_asyncio_future_blocking, &v);
-    if (r <= 0) {
-        return r;
-    }
-    Py_DECREF(v);
-    v = PyObject_GetAttr(obj, st->s_asyncio_future_blocking);
-    if (v == NULL) {
-        return -1;
-    }
-    r = v != Py_None;
-    Py_DECREF(v);
-    return r;
-}
-
 /* coroutines.iscoroutine(obj): 1, 0 or -1. */
 static int
 is_coroutine(ac_state *st, PyObject *obj)
@@ -488,7 +341,7 @@ wait_start(ac_state *st, WaitObj *w, PyObject **out)
     WaitCallbackObj *wc = NULL;
     Py_ssize_t n, added = 0;
 
-    int r = is_future(st, fs);
+    int r = ac_isfuture(st, fs);
     if (r == 0) {
         r = is_coroutine(st, fs);
     }
@@ -566,7 +419,7 @@ wait_start(ac_state *st, WaitObj *w, PyObject **out)
         PyErr_SetString(PyExc_AssertionError, "Set of Futures is empty.");
         goto error;
     }
-    waiter = acw_create_future(st, loop);
+    waiter = ac_loop_create_future(st, loop);
     if (waiter == NULL) {
         goto error;
     }
@@ -590,8 +443,9 @@ wait_start(ac_state *st, WaitObj *w, PyObject **out)
     wc->wc_first_exception = (char)first_exception;
     PyObject_GC_Track(wc);
     for (; added < n; added++) {
-        if (acw_add_callback(st, PyTuple_GET_ITEM(futs, added),
-                             (PyObject *)wc) < 0) {
+        /* no context copy: the callback does not depend on it */
+        if (ac_fut_add_done_callback(st, PyTuple_GET_ITEM(futs, added),
+                                     (PyObject *)wc, NULL) < 0) {
             goto error;
         }
     }
@@ -609,8 +463,8 @@ error:
     if (added > 0 || timer != NULL) {
         PyObject *exc = ac_err_take();
         for (Py_ssize_t i = 0; i < added; i++) {
-            if (acw_remove_callback(st, PyTuple_GET_ITEM(futs, i),
-                                    (PyObject *)wc) < 0) {
+            if (ac_fut_remove_done_callback(st, PyTuple_GET_ITEM(futs, i),
+                                            (PyObject *)wc) < 0) {
                 PyErr_WriteUnraisable((PyObject *)w);
             }
         }
@@ -640,8 +494,8 @@ wait_end(ac_state *st, WaitObj *w, PyObject *exc, PyObject **out)
         goto error;
     }
     for (Py_ssize_t i = 0; i < n; i++) {
-        if (acw_remove_callback(st, PyTuple_GET_ITEM(futs, i),
-                                (PyObject *)wc) < 0) {
+        if (ac_fut_remove_done_callback(st, PyTuple_GET_ITEM(futs, i),
+                                        (PyObject *)wc) < 0) {
             acw_chain_context(exc);
             goto error;
         }
@@ -658,7 +512,7 @@ wait_end(ac_state *st, WaitObj *w, PyObject *exc, PyObject **out)
     }
     for (Py_ssize_t i = 0; i < n; i++) {
         PyObject *f = PyTuple_GET_ITEM(futs, i);
-        int d = acw_is_done(st, f);
+        int d = ac_fut_done(st, f);
         if (d < 0 || PySet_Add(d ? done : pending, f) < 0) {
             goto error;
         }

@@ -1,20 +1,13 @@
-/* wait.h -- what wait.c shares with waitfor.c: the few calls both make on
- * any future (ours directly in C, any other through its methods), timer
- * cancelling, asyncio's _release_waiter and implicit exception chaining. */
+/* wait.h -- what wait.c shares with waitfor.c beyond the operations on any
+ * future (ensure.h): asyncio's tasks._release_waiter, and the `finally:` /
+ * `except:` semantics both coroutines need (cancelling their timer, implicit
+ * exception chaining). */
 #ifndef AC_WAIT_H
 #define AC_WAIT_H
 
 #include "coro.h"
+#include "ensure.h"
 
-/* fut.done(): 1, 0, or -1 with an error. */
-int acw_is_done(ac_state *st, PyObject *fut);
-/* fut.result(): a new reference, or NULL with its exception raised. */
-PyObject *acw_result(ac_state *st, PyObject *fut);
-/* fut.add_done_callback(cb) / fut.remove_done_callback(cb): 0 or -1. */
-int acw_add_callback(ac_state *st, PyObject *fut, PyObject *cb);
-int acw_remove_callback(ac_state *st, PyObject *fut, PyObject *cb);
-/* loop.create_future(): new reference. */
-PyObject *acw_create_future(ac_state *st, PyObject *loop);
 /* asyncio's _release_waiter(waiter): set None as its result unless done. */
 int acw_release_waiter(ac_state *st, PyObject *waiter);
 /* partial(_release_waiter, waiter): a callable that ignores its arguments. */
@@ -27,7 +20,5 @@ int acw_cancel_timer(ac_state *st, PyObject *h, PyObject *exc);
 void acw_chain_context(PyObject *handled);
 /* The same for the exception exc (handled not NULL). */
 void acw_set_context(PyObject *exc, PyObject *handled);
-/* Raise `TimeoutError() from exc` (exc: the exception being handled). */
-void acw_raise_timeout_from(PyObject *exc);
 
 #endif /* AC_WAIT_H */

@@ -76,19 +76,17 @@ is_nonpositive(PyObject *timeout)
     return r;
 }
 
-/* fut.cancel(): 0 or -1. */
-static int
-cancel_future(ac_state *st, PyObject *fut)
+/* Raise `TimeoutError() from exc` (exc: the exception being handled). */
+static void
+raise_timeout_from(PyObject *exc)
 {
-    if (Py_IS_TYPE(fut, st->FutureType) && AC_FUT(fut)->fut_loop != NULL) {
-        return ac_future_cancel(st, AC_FUT(fut), NULL) < 0 ? -1 : 0;
+    PyObject *te = PyObject_CallNoArgs(PyExc_TimeoutError);
+    if (te == NULL) {
+        return;
     }
-    PyObject *r = PyObject_CallMethodNoArgs(fut, st->s_cancel);
-    if (r == NULL) {
-        return -1;
-    }
-    Py_DECREF(r);
-    return 0;
+    PyException_SetCause(te, Py_NewRef(exc));
+    PyException_SetContext(te, Py_NewRef(exc));
+    ac_err_give(te);
 }
 
 /* The `finally: timeout_handle.cancel()` of 3.11 (nothing when there is no
@@ -132,20 +130,20 @@ caw_start(ac_state *st, WaitForObj *wf, PyObject **out)
 #else
     loop = Py_NewRef(wf->wf_loop);
 #endif
-    waiter = acw_create_future(st, loop);
+    waiter = ac_loop_create_future(st, loop);
     Py_DECREF(loop);
     if (waiter == NULL) {
         goto error;
     }
     cb = acw_release_waiter_new(st, waiter);
-    if (cb == NULL || acw_add_callback(st, wf->wf_fut, cb) < 0) {
+    if (cb == NULL || ac_fut_add_done_callback(st, wf->wf_fut, cb, NULL) < 0) {
         goto error;
     }
-    if (cancel_future(st, wf->wf_fut) < 0) {
+    if (ac_fut_cancel(st, wf->wf_fut, NULL, NULL) < 0) {
         /* finally: fut.remove_done_callback(cb) */
         acw_chain_context(wf->wf_handled);
         PyObject *exc = ac_err_take();
-        if (acw_remove_callback(st, wf->wf_fut, cb) < 0) {
+        if (ac_fut_remove_done_callback(st, wf->wf_fut, cb) < 0) {
             acw_chain_context(exc);
             Py_DECREF(exc);
         }
@@ -172,10 +170,10 @@ raise:
 static ac_step
 result_or_timeout(ac_state *st, WaitForObj *wf, PyObject **out)
 {
-    PyObject *res = acw_result(st, wf->wf_fut);
+    PyObject *res = ac_fut_result(st, wf->wf_fut);
     if (res == NULL && PyErr_ExceptionMatches(st->CancelledError)) {
         PyObject *exc = ac_err_take();
-        acw_raise_timeout_from(exc);
+        raise_timeout_from(exc);
         Py_DECREF(exc);
     }
     return finish(st, wf, res, out);
@@ -193,7 +191,7 @@ caw_end(ac_state *st, WaitForObj *wf, PyObject *exc, PyObject **out)
         acw_set_context(exc, wf->wf_handled);
     }
     /* finally: fut.remove_done_callback(cb) */
-    int rc = acw_remove_callback(st, wf->wf_fut, cb);
+    int rc = ac_fut_remove_done_callback(st, wf->wf_fut, cb);
     Py_DECREF(cb);
     if (rc < 0) {
         acw_chain_context(exc != NULL ? exc : wf->wf_handled);
@@ -220,13 +218,13 @@ nonpositive_start(ac_state *st, WaitForObj *wf, PyObject **out)
         return AC_STEP_ERROR;
     }
     Py_SETREF(wf->wf_fut, fut);
-    int done = acw_is_done(st, fut);
+    int done = ac_fut_done(st, fut);
     if (done < 0) {
         return AC_STEP_ERROR;
     }
     if (done) {
         wf->wf_step = WF_DONE;
-        *out = acw_result(st, fut);
+        *out = ac_fut_result(st, fut);
         return *out == NULL ? AC_STEP_ERROR : AC_STEP_RETURN;
     }
     wf->wf_after = AFTER_NONPOSITIVE;
@@ -257,7 +255,7 @@ wf_start(ac_state *st, WaitForObj *wf, PyObject **out)
     if (r) {
         return nonpositive_start(st, wf, out);
     }
-    PyObject *waiter = acw_create_future(st, wf->wf_loop);
+    PyObject *waiter = ac_loop_create_future(st, wf->wf_loop);
     if (waiter == NULL) {
         return AC_STEP_ERROR;
     }
@@ -278,7 +276,7 @@ wf_start(ac_state *st, WaitForObj *wf, PyObject **out)
         goto error;
     }
     Py_SETREF(wf->wf_fut, fut);
-    if (acw_add_callback(st, fut, wf->wf_cb) < 0) {
+    if (ac_fut_add_done_callback(st, fut, wf->wf_cb, NULL) < 0) {
         goto error;
     }
     wf->wf_waiter = Py_NewRef(waiter);
@@ -302,10 +300,10 @@ wf_waited(ac_state *st, WaitForObj *wf, PyObject *exc, PyObject **out)
         Py_CLEAR(wf->wf_cb);
         return finish(st, wf, NULL, out);
     }
-    int done = acw_is_done(st, wf->wf_fut);
+    int done = ac_fut_done(st, wf->wf_fut);
     if (done != 0) {
         Py_CLEAR(wf->wf_cb);
-        PyObject *res = done < 0 ? NULL : acw_result(st, wf->wf_fut);
+        PyObject *res = done < 0 ? NULL : ac_fut_result(st, wf->wf_fut);
         if (res == NULL) {
             acw_chain_context(exc);
         }
@@ -313,7 +311,7 @@ wf_waited(ac_state *st, WaitForObj *wf, PyObject *exc, PyObject **out)
     }
     PyObject *cb = wf->wf_cb;
     wf->wf_cb = NULL;
-    int rc = acw_remove_callback(st, wf->wf_fut, cb);
+    int rc = ac_fut_remove_done_callback(st, wf->wf_fut, cb);
     Py_DECREF(cb);
     if (rc < 0) {
         acw_chain_context(exc);
@@ -543,14 +541,14 @@ wf_exit(ac_state *st, WaitForObj *wf, PyObject *val, PyObject *exc,
                 return AC_STEP_ERROR;
             }
             if (is_cancel) {
-                acw_raise_timeout_from(exc);
+                raise_timeout_from(exc);
                 return AC_STEP_ERROR;
             }
         }
 #else
         if (ours && exc != NULL &&
             (PyObject *)Py_TYPE(exc) == st->CancelledError) {
-            acw_raise_timeout_from(exc);
+            raise_timeout_from(exc);
             return AC_STEP_ERROR;
         }
 #endif
