@@ -605,3 +605,85 @@ PyGetSetDef ac_coro_getset[] = {
     {"cr_await", coro_get_await, NULL, NULL, NULL},
     {NULL, NULL, NULL, NULL, NULL},
 };
+
+/* ---- helpers for the bodies ---- */
+
+int
+ac_is_nonpositive(PyObject *timeout)
+{
+    if (PyFloat_CheckExact(timeout)) {
+        return PyFloat_AS_DOUBLE(timeout) <= 0.0;
+    }
+    if (PyLong_CheckExact(timeout)) {
+        int overflow;
+        long v = PyLong_AsLongAndOverflow(timeout, &overflow);
+        if (v == -1 && PyErr_Occurred()) {
+            return -1;
+        }
+        return overflow != 0 ? overflow < 0 : v <= 0;
+    }
+    PyObject *zero = PyLong_FromLong(0);
+    if (zero == NULL) {
+        return -1;
+    }
+    int r = PyObject_RichCompareBool(timeout, zero, Py_LE);
+    Py_DECREF(zero);
+    return r;
+}
+
+int
+ac_cancel_timer(ac_state *st, PyObject *h, PyObject *exc)
+{
+    int rc;
+    if (Py_IS_TYPE(h, st->TimerHandleType)) {
+        rc = ac_handle_cancel(st, h);
+    }
+    else {
+        PyObject *r = PyObject_CallMethodNoArgs(h, st->s_cancel);
+        rc = r == NULL ? -1 : 0;
+        Py_XDECREF(r);
+    }
+    if (rc < 0) {
+        ac_chain_context(exc);
+    }
+    return rc;
+}
+
+void
+ac_chain_context(PyObject *handled)
+{
+    if (handled == NULL || !PyErr_Occurred()) {
+        return;
+    }
+    PyObject *exc = ac_err_take();
+    ac_set_context(exc, handled);
+    ac_err_give(exc);
+}
+
+void
+ac_set_context(PyObject *exc, PyObject *handled)
+{
+    if (exc != handled) {
+        /* as the interpreter does: cut a cycle through exc, and do not
+         * hang on a cycle already in handled's chain (Floyd) */
+        PyObject *o = handled, *slow = handled, *ctx;
+        int toggle = 0;
+        while ((ctx = PyException_GetContext(o)) != NULL) {
+            Py_DECREF(ctx);           /* o's chain keeps it alive */
+            if (ctx == exc) {
+                PyException_SetContext(o, NULL);
+                break;
+            }
+            o = ctx;
+            if (o == slow) {
+                break;
+            }
+            if (toggle) {
+                slow = PyException_GetContext(slow);
+                Py_DECREF(slow);
+            }
+            toggle = !toggle;
+        }
+        PyException_SetContext(exc, Py_NewRef(handled));
+    }
+}

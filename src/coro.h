@@ -80,4 +80,16 @@ extern PyGetSetDef ac_coro_getset[];
  * RuntimeError("no running event loop"). */
 PyObject *ac_running_loop(ac_state *st);
 
+/* `x <= 0` (a delay or a timeout): 1, 0, or -1 with an error. */
+int ac_is_nonpositive(PyObject *x);
+/* h.cancel() for a timer in a `finally:`: 0 or -1.  On error, exc
+ * (borrowed, may be NULL: the exception being handled) becomes the new
+ * error's context. */
+int ac_cancel_timer(ac_state *st, PyObject *h, PyObject *exc);
+/* What raising inside `except handled:` does to the error now set: its
+ * __context__ becomes handled (no cycle is made).  handled may be NULL. */
+void ac_chain_context(PyObject *handled);
+/* The same for the exception exc (handled not NULL). */
+void ac_set_context(PyObject *exc, PyObject *handled);
+
 #endif /* AC_CORO_H */

@@ -682,10 +682,9 @@ static PyObject *future_new_iter(PyObject *self);
 static PyObject *
 Future_get_blocking(PyObject *self, void *c)
 {
-    if (AC_FUT(self)->fut_loop == NULL) {
-        Py_RETURN_NONE;
-    }
-    return PyBool_FromLong(AC_FUT(self)->fut_blocking);
+    /* as asyncio's C Future: False until initialised */
+    return PyBool_FromLong(AC_FUT(self)->fut_loop != NULL &&
+                           AC_FUT(self)->fut_blocking);
 }
 
 static int
@@ -945,8 +944,11 @@ FutureIter_iternext(PyObject *self)
 static PyObject *
 FutureIter_send(PyObject *self, PyObject *arg)
 {
-    /* Futures ignore sent values, like asyncio's. */
-    return FutureIter_iternext(self);
+    /* Futures ignore sent values, like asyncio's; send() raises
+     * StopIteration even for a None result. */
+    PyObject *res;
+    PySendResult r = FutureIter_am_send(self, Py_None, &res);
+    return ac_gen_result(r, res, 1);
 }
 
 static PyObject *

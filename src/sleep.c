@@ -40,52 +40,11 @@ check_not_nan(PyObject *delay)
 static int
 delay_is_nonpositive(PyObject *delay)
 {
-    int r;
-    if (PyLong_CheckExact(delay)) {
-        int overflow;
-        long v = PyLong_AsLongAndOverflow(delay, &overflow);
-        if (v == -1 && PyErr_Occurred()) {
-            return -1;
-        }
-        return overflow != 0 ? overflow < 0 : v <= 0;
-    }
-    if (PyFloat_CheckExact(delay)) {
-        r = PyFloat_AS_DOUBLE(delay) <= 0.0;
-    }
-    else {
-        PyObject *zero = PyLong_FromLong(0);
-        if (zero == NULL) {
-            return -1;
-        }
-        r = PyObject_RichCompareBool(delay, zero, Py_LE);
-        Py_DECREF(zero);
-    }
-    if (r == 0 && check_not_nan(delay) < 0) {
+    int r = ac_is_nonpositive(delay);
+    if (r == 0 && !PyLong_CheckExact(delay) && check_not_nan(delay) < 0) {
         return -1;
     }
     return r;
-}
-
-/* h.cancel() in a `finally:`: exc (borrowed, may be NULL) becomes the
- * context of an error it raises.  0, or -1 with an error set. */
-static int
-cancel_timer(ac_state *st, PyObject *h, PyObject *exc)
-{
-    int rc;
-    if (Py_IS_TYPE(h, st->TimerHandleType)) {
-        rc = ac_handle_cancel(st, h);
-    }
-    else {
-        PyObject *r = PyObject_CallMethodNoArgs(h, st->s_cancel);
-        rc = r == NULL ? -1 : 0;
-        Py_XDECREF(r);
-    }
-    if (rc < 0 && exc != NULL) {
-        PyObject *err = ac_err_take();
-        PyException_SetContext(err, Py_NewRef(exc));
-        ac_err_give(err);
-    }
-    return rc;
 }
 
 static ac_step
@@ -139,7 +98,7 @@ sleep_body(PyObject *self, PyObject *val, PyObject *exc, PyObject **out)
         sl->sl_step = SL_DONE;
         PyObject *h = sl->sl_timer;
         sl->sl_timer = NULL;
-        int rc = cancel_timer(st, h, exc);
+        int rc = ac_cancel_timer(st, h, exc);
         Py_DECREF(h);
         if (rc < 0) {
             return AC_STEP_ERROR;

@@ -23,62 +23,8 @@ acw_release_waiter(ac_state *st, PyObject *waiter)
     return ac_fut_set_result(st, waiter, Py_None);
 }
 
-int
-acw_cancel_timer(ac_state *st, PyObject *h, PyObject *exc)
-{
-    int rc;
-    if (Py_IS_TYPE(h, st->TimerHandleType)) {
-        rc = ac_handle_cancel(st, h);
-    }
-    else {
-        PyObject *r = PyObject_CallMethodNoArgs(h, st->s_cancel);
-        rc = r == NULL ? -1 : 0;
-        Py_XDECREF(r);
-    }
-    if (rc < 0) {
-        acw_chain_context(exc);
-    }
-    return rc;
-}
 
-void
-acw_chain_context(PyObject *handled)
-{
-    if (handled == NULL || !PyErr_Occurred()) {
-        return;
-    }
-    PyObject *exc = ac_err_take();
-    acw_set_context(exc, handled);
-    ac_err_give(exc);
-}
 
-void
-acw_set_context(PyObject *exc, PyObject *handled)
-{
-    if (exc != handled) {
-        /* as the interpreter does: cut a cycle through exc, and do not
-         * hang on a cycle already in handled's chain (Floyd) */
-        PyObject *o = handled, *slow = handled, *ctx;
-        int toggle = 0;
-        while ((ctx = PyException_GetContext(o)) != NULL) {
-            Py_DECREF(ctx);           /* o's chain keeps it alive */
-            if (ctx == exc) {
-                PyException_SetContext(o, NULL);
-                break;
-            }
-            o = ctx;
-            if (o == slow) {
-                break;
-            }
-            if (toggle) {
-                slow = PyException_GetContext(slow);
-                Py_DECREF(slow);
-            }
-            toggle = !toggle;
-        }
-        PyException_SetContext(exc, Py_NewRef(handled));
-    }
-}
 
 /* ---------------------------------------------------------------------
  * _release_waiter and partial(_release_waiter, waiter) */
@@ -236,7 +182,7 @@ WaitCallback_vectorcall(PyObject *self, PyObject *const *args, size_t nargsf,
     }
     if (fire) {
         if (wc->wc_timer != NULL &&
-            acw_cancel_timer(st, wc->wc_timer, NULL) < 0) {
+            ac_cancel_timer(st, wc->wc_timer, NULL) < 0) {
             return NULL;
         }
         if (acw_release_waiter(st, wc->wc_waiter) < 0) {
@@ -468,7 +414,7 @@ error:
                 PyErr_WriteUnraisable((PyObject *)w);
             }
         }
-        if (timer != NULL && acw_cancel_timer(st, timer, NULL) < 0) {
+        if (timer != NULL && ac_cancel_timer(st, timer, NULL) < 0) {
             PyErr_WriteUnraisable((PyObject *)w);
         }
         ac_err_give(exc);
@@ -490,13 +436,13 @@ wait_end(ac_state *st, WaitObj *w, PyObject *exc, PyObject **out)
     Py_ssize_t n = PyTuple_GET_SIZE(futs);
     w->w_cb = NULL;
     w->w_step = W_DONE;
-    if (wc->wc_timer != NULL && acw_cancel_timer(st, wc->wc_timer, exc) < 0) {
+    if (wc->wc_timer != NULL && ac_cancel_timer(st, wc->wc_timer, exc) < 0) {
         goto error;
     }
     for (Py_ssize_t i = 0; i < n; i++) {
         if (ac_fut_remove_done_callback(st, PyTuple_GET_ITEM(futs, i),
                                         (PyObject *)wc) < 0) {
-            acw_chain_context(exc);
+            ac_chain_context(exc);
             goto error;
         }
     }

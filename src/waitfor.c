@@ -52,29 +52,6 @@ enum {
 
 enum { T_CREATED = 0, T_ENTERED, T_EXPIRING, T_EXPIRED, T_EXITED };
 
-/* `timeout <= 0`: 1, 0 or -1. */
-static int
-is_nonpositive(PyObject *timeout)
-{
-    if (PyFloat_CheckExact(timeout)) {
-        return PyFloat_AS_DOUBLE(timeout) <= 0.0;
-    }
-    if (PyLong_CheckExact(timeout)) {
-        int overflow;
-        long v = PyLong_AsLongAndOverflow(timeout, &overflow);
-        if (v == -1 && PyErr_Occurred()) {
-            return -1;
-        }
-        return overflow != 0 ? overflow < 0 : v <= 0;
-    }
-    PyObject *zero = PyLong_FromLong(0);
-    if (zero == NULL) {
-        return -1;
-    }
-    int r = PyObject_RichCompareBool(timeout, zero, Py_LE);
-    Py_DECREF(zero);
-    return r;
-}
 
 /* Raise `TimeoutError() from exc` (exc: the exception being handled). */
 static void
@@ -100,7 +77,7 @@ finish(ac_state *st, WaitForObj *wf, PyObject *res, PyObject **out)
     if (h != NULL) {
         wf->wf_timer = NULL;
         PyObject *exc = res == NULL ? ac_err_take() : NULL;
-        int rc = acw_cancel_timer(st, h, exc);
+        int rc = ac_cancel_timer(st, h, exc);
         Py_DECREF(h);
         if (rc < 0) {
             Py_XDECREF(exc);
@@ -141,10 +118,10 @@ caw_start(ac_state *st, WaitForObj *wf, PyObject **out)
     }
     if (ac_fut_cancel(st, wf->wf_fut, NULL, NULL) < 0) {
         /* finally: fut.remove_done_callback(cb) */
-        acw_chain_context(wf->wf_handled);
+        ac_chain_context(wf->wf_handled);
         PyObject *exc = ac_err_take();
         if (ac_fut_remove_done_callback(st, wf->wf_fut, cb) < 0) {
-            acw_chain_context(exc);
+            ac_chain_context(exc);
             Py_DECREF(exc);
         }
         else {
@@ -158,7 +135,7 @@ caw_start(ac_state *st, WaitForObj *wf, PyObject **out)
     *out = waiter;
     return AC_STEP_AWAIT;
 error:
-    acw_chain_context(wf->wf_handled);
+    ac_chain_context(wf->wf_handled);
 raise:
     Py_XDECREF(waiter);
     Py_XDECREF(cb);
@@ -188,13 +165,13 @@ caw_end(ac_state *st, WaitForObj *wf, PyObject *exc, PyObject **out)
     Py_CLEAR(wf->wf_waiter);
     if (exc != NULL && wf->wf_after == AFTER_CANCELLED) {
         /* it arrives inside `except CancelledError:` */
-        acw_set_context(exc, wf->wf_handled);
+        ac_set_context(exc, wf->wf_handled);
     }
     /* finally: fut.remove_done_callback(cb) */
     int rc = ac_fut_remove_done_callback(st, wf->wf_fut, cb);
     Py_DECREF(cb);
     if (rc < 0) {
-        acw_chain_context(exc != NULL ? exc : wf->wf_handled);
+        ac_chain_context(exc != NULL ? exc : wf->wf_handled);
         return finish(st, wf, NULL, out);
     }
     if (exc != NULL) {
@@ -248,7 +225,7 @@ wf_start(ac_state *st, WaitForObj *wf, PyObject **out)
         *out = Py_NewRef(wf->wf_fut);
         return AC_STEP_AWAIT;
     }
-    int r = is_nonpositive(wf->wf_timeout);
+    int r = ac_is_nonpositive(wf->wf_timeout);
     if (r < 0) {
         return AC_STEP_ERROR;
     }
@@ -305,7 +282,7 @@ wf_waited(ac_state *st, WaitForObj *wf, PyObject *exc, PyObject **out)
         Py_CLEAR(wf->wf_cb);
         PyObject *res = done < 0 ? NULL : ac_fut_result(st, wf->wf_fut);
         if (res == NULL) {
-            acw_chain_context(exc);
+            ac_chain_context(exc);
         }
         return finish(st, wf, res, out);
     }
@@ -314,7 +291,7 @@ wf_waited(ac_state *st, WaitForObj *wf, PyObject *exc, PyObject **out)
     int rc = ac_fut_remove_done_callback(st, wf->wf_fut, cb);
     Py_DECREF(cb);
     if (rc < 0) {
-        acw_chain_context(exc);
+        ac_chain_context(exc);
         return finish(st, wf, NULL, out);
     }
     if (exc != NULL) {
@@ -355,7 +332,7 @@ wf_start(ac_state *st, WaitForObj *wf, PyObject **out)
 {
     PyObject *loop = NULL, *when = NULL, *now = NULL;
     if (wf->wf_timeout != Py_None) {
-        int r = is_nonpositive(wf->wf_timeout);
+        int r = ac_is_nonpositive(wf->wf_timeout);
         if (r < 0) {
             return AC_STEP_ERROR;
         }
@@ -510,7 +487,7 @@ wf_exit(ac_state *st, WaitForObj *wf, PyObject *val, PyObject *exc,
     PyObject *h = wf->wf_timer;
     if (h != NULL) {
         wf->wf_timer = NULL;
-        int rc = acw_cancel_timer(st, h, exc);
+        int rc = ac_cancel_timer(st, h, exc);
         Py_DECREF(h);
         if (rc < 0) {
             return AC_STEP_ERROR;
@@ -520,7 +497,7 @@ wf_exit(ac_state *st, WaitForObj *wf, PyObject *val, PyObject *exc,
         wf->wf_tstate = T_EXPIRED;
         PyObject *r = PyObject_CallMethodNoArgs(wf->wf_task, st->s_uncancel);
         if (r == NULL) {
-            acw_chain_context(exc);
+            ac_chain_context(exc);
             return AC_STEP_ERROR;
         }
         PyObject *limit = PyLong_FromLong(wf->wf_cancelling);
@@ -529,7 +506,7 @@ wf_exit(ac_state *st, WaitForObj *wf, PyObject *val, PyObject *exc,
         Py_DECREF(r);
         Py_XDECREF(limit);
         if (ours < 0) {
-            acw_chain_context(exc);
+            ac_chain_context(exc);
             return AC_STEP_ERROR;
         }
 #if AC_TIMEOUT_INSERTS_ERROR
@@ -537,7 +514,7 @@ wf_exit(ac_state *st, WaitForObj *wf, PyObject *val, PyObject *exc,
             int is_cancel = PyObject_IsInstance(exc, st->CancelledError);
             if (is_cancel < 0 ||
                 (!is_cancel && mark_timeout(st, exc) < 0)) {
-                acw_chain_context(exc);
+                ac_chain_context(exc);
                 return AC_STEP_ERROR;
             }
             if (is_cancel) {

@@ -666,3 +666,17 @@ def test_task_name_whose_str_raises(env):
     # asyncio reports the half-built task when it is collected.
     errs = env.take_errors()
     assert [e["message"] for e in errs] == ["Task was destroyed but it is pending!"]
+
+
+def test_await_iterator_send_with_none_result(env):
+    f = env.fut()
+    f.set_result(None)
+    it = f.__await__()
+    with pytest.raises(StopIteration) as ei:
+        it.send(None)
+    assert ei.value.value is None
+
+
+def test_uninitialised_future_is_not_blocking(impl):
+    f = impl.Future.__new__(impl.Future)
+    assert f._asyncio_future_blocking is False
