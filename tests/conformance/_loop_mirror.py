@@ -10,9 +10,20 @@ asyncio_c's loop wherever CPython's test would get one:
     asyncio_c.EventLoopPolicy() installed (the previous policy is put back afterwards, whatever
     the test or CPython's tearDown did to it);
   * from a method of the test class that builds the loop itself (LOOP_HOOKS below):
-    test_events' create_event_loop(), test_runners' new_loop(), test_pep492's BaseTest.setUp()
-    (CPython builds a BaseEventLoop on a mock selector there): the generated class overrides
-    that method to build our loop instead.
+    create_event_loop() (test_events, test_sock_lowlevel, test_sendfile: their epoll classes
+    build asyncio.SelectorEventLoop(selectors.EpollSelector())), new_loop() (test_runners;
+    functional.FunctionalTestCaseMixin's in test_server and test_sslproto:
+    asyncio.SelectorEventLoop()), setUp() (test_pep492's BaseTest: a BaseEventLoop on a mock
+    selector; test_unix_events' and test_base_events' selector classes:
+    asyncio.SelectorEventLoop()): the generated class overrides that method to build our loop
+    instead (asyncio_c.new_event_loop(), no selector argument: our loop polls with its own
+    epoll, so a selector passed to asyncio_c.Loop() would be accepted and ignored).
+
+The networking modules (issue #5: test_sock_lowlevel, test_sendfile, test_server, test_streams,
+test_unix_events, test_ssl, test_sslproto, test_base_events) are the yardstick for the C
+transports: what passes on asyncio's loop and fails on ours is in exclusions.LOOP_EXCLUSIONS as
+"GAP #5: ...".  test_selector_events and test_proactor_events are not in the layer (asyncio's
+transports on mocks and TestLoop; see exclusions.LOOP_MODULE_EXCLUSIONS).
 
 No CPython test code is copied: the tests are the running interpreter's own.
 
@@ -45,7 +56,10 @@ PY = _mirror.PY
 
 # The CPython test modules of the loop layer (each one: test_cpython_loop_<name>.py).
 MODULES = ("test_events", "test_locks", "test_queues", "test_pep492", "test_context",
-           "test_taskgroups", "test_timeouts", "test_runners", "test_threads", "test_waitfor")
+           "test_taskgroups", "test_timeouts", "test_runners", "test_threads", "test_waitfor",
+           # networking (issue #5): sockets, transports, servers, streams, SSL, unix sockets
+           "test_sock_lowlevel", "test_sendfile", "test_server", "test_streams",
+           "test_unix_events", "test_ssl", "test_sslproto", "test_base_events")
 
 # Methods through which CPython's test classes build their loop themselves, by module; the
 # generated class overrides them (see _hook_overrides).
@@ -53,7 +67,30 @@ LOOP_HOOKS = {
     "test_events": "create_event_loop",     # EventLoopTestsMixin.setUp: self.create_event_loop()
     "test_runners": "new_loop",             # BaseTest: TestPolicy(self.new_loop)
     "test_pep492": "setUp",                 # BaseTest.setUp: BaseEventLoop on a mock selector
+    # BaseSockTestsMixin.setUp / SendfileBase.setUp: self.create_event_loop(), which
+    # EPollEventLoopTests defines as asyncio.SelectorEventLoop(selectors.EpollSelector())
+    "test_sock_lowlevel": "create_event_loop",
+    "test_sendfile": "create_event_loop",
+    # functional.FunctionalTestCaseMixin.setUp: self.new_loop(), which SelectorStartServerTests
+    # and SelectorStartTLSTests define as asyncio.SelectorEventLoop()
+    "test_server": "new_loop",
+    "test_sslproto": "new_loop",
+    # SelectorEventLoopSignalTests / SelectorEventLoopUnixSocketTests.setUp and
+    # BaseEventLoopWithSelectorTests.setUp: self.loop = asyncio.SelectorEventLoop()
+    "test_unix_events": "setUp",
+    "test_base_events": "setUp",
 }
+# (test_streams, test_ssl, test_sslproto's SslProtoHandshakeTests, test_server's TestServer2 /
+# UnixServerCleanupTests, test_unix_events' TestFunctional / TestFork /
+# SelectorEventLoopUnixSockSendfileTests and test_base_events' RunningLoopTests get their
+# loop from the policy: asyncio.new_event_loop(), IsolatedAsyncioTestCase, asyncio.run().)
+
+# What a setUp replaced by the "setUp" hook may do (its code's names): test_utils.TestCase's
+# setUp, `self.loop = <loop class>()` (+ test_pep492's mock selector), self.set_event_loop().
+# A setUp naming anything else does more than build the loop and is not replaced.
+_SETUP_LOOP_CLASSES = {"BaseEventLoop", "SelectorEventLoop"}
+_SETUP_NAMES = {"super", "setUp", "asyncio", "loop", "set_event_loop", "mock", "Mock",
+                "_process_events", "_selector", "select", "return_value"} | _SETUP_LOOP_CLASSES
 
 
 class LoopImpl:
@@ -210,6 +247,12 @@ def _hook_overrides(short, orig, impl):
             return _record_loop(factory())
         return {hook: create_event_loop}
 
+    if hook == "new_loop" and short != "test_runners":
+        # functional.FunctionalTestCaseMixin's factory (test_server, test_sslproto)
+        def new_loop(self):
+            return _record_loop(factory())
+        return {hook: new_loop}
+
     if hook == "new_loop":
         # test_runners.BaseTest.tearDown checks that asyncio.run()/Runner shut the loop's
         # async generators down (loop.shutdown_ag_run, set by the loop's shutdown_asyncgens).
@@ -227,11 +270,15 @@ def _hook_overrides(short, orig, impl):
         return {hook: new_loop}
 
     if hook == "setUp":
-        # The class of the module whose setUp builds a BaseEventLoop (test_pep492.BaseTest);
-        # ours runs the setUp above it (test_utils.TestCase's) and sets our loop up instead.
+        # The class of the module whose setUp builds the loop itself (test_pep492.BaseTest: a
+        # BaseEventLoop on a mock selector; test_unix_events' and test_base_events' selector
+        # classes: asyncio.SelectorEventLoop()); ours runs the setUp above it
+        # (test_utils.TestCase's) and sets our loop up instead.
         definer = next((k for k in orig.__mro__ if "setUp" in vars(k)), None)
-        if definer is None or definer.__module__ != orig.__module__ or \
-                "BaseEventLoop" not in vars(definer)["setUp"].__code__.co_names:
+        if definer is None or definer.__module__ != orig.__module__:
+            return {}
+        names = set(vars(definer)["setUp"].__code__.co_names)
+        if not (names & _SETUP_LOOP_CLASSES) or not names <= _SETUP_NAMES:
             return {}
 
         def setUp(self):
