@@ -1,7 +1,7 @@
 # Front door to scripts/: every target is one script call, so the scripts work without make too.
 # PY=3.X picks the interpreter of the single-interpreter targets (default 3.11; valgrind 3.12).
 
-.PHONY: help main test debug valgrind bench build venvs clean
+.PHONY: help main test debug valgrind bench bench-echo build venvs clean
 
 help:
 	@echo "make main       examples + side-by-side benchmark on Python \$$PY (default 3.11)"
@@ -9,6 +9,7 @@ help:
 	@echo "make debug      run tests/ on an AddressSanitizer build (PY=...)"
 	@echo "make valgrind TEST=tests/test_x.py   run one test file under valgrind (PY=..., default 3.12)"
 	@echo "make bench      build, then bench/run.py on Python \$$PY"
+	@echo "make bench-echo build, then the echo server benchmark bench/echo.py on Python \$$PY (ARGS=\"--quick\" ...)"
 	@echo "make build      build the extension in place for Python \$$PY"
 	@echo "make venvs      create/update .venv/3.11 .venv/3.12 .venv/3.13"
 	@echo "make clean      remove build/ and the in-place extension modules"
@@ -28,6 +29,9 @@ valgrind:
 
 bench:
 	@bash scripts/main.sh bench
+
+bench-echo:
+	@bash -c 'source scripts/lib.sh && v=$${PY:-3.11} && py=$$(ac_python $$v) && ac_build $$v && cd "$$AC_TOP" && "$$py" bench/echo.py $(ARGS)'
 
 build:
 	@bash -c 'source scripts/lib.sh && v=$${PY:-3.11} && ac_python $$v >/dev/null && ac_build $$v'
