@@ -558,23 +558,7 @@ def _main(args, started):
                 f"{f['python_base']}" if f.get("python_base") else "")
         notes.append(f"NOTE: {REF}'s loop is {f['loop_type']}: C core "
                      f"{f['core_loop_type']}{base}.")
-    for lp, err in skipped.items():
-        notes.append(f"{lp}: n/a, {err.splitlines()[-1]}")
-    errors = {}
-    for key, per in results.items():
-        for lp, r in per.items():
-            for e in r["errors"]:
-                errors[key, lp, e] = errors.get((key, lp, e), 0) + 1
-    for (key, lp, e), count in list(errors.items())[:10]:
-        times = f" ({count} times)" if count > 1 else ""
-        notes.append(f"ERROR {key} on {lp}{times}: {e}")
-    if len(errors) > 10:
-        notes.append(f"... and {len(errors) - 10} more errors (see --json)")
-    load = os.getloadavg()
-    if max(load[0], info["loadavg"][0]) > 0.75 * (info["usable_cores"] or 1):
-        notes.append(f"Machine was busy (load average {info['loadavg'][0]:.2f}"
-                     f" at start, {load[0]:.2f} at end, "
-                     f"{info['usable_cores']} cores): expect noisy figures.")
+    load = _run.run_notes(notes, results, skipped, info, "figures")
     if interrupted:
         notes.append("INTERRUPTED: partial results.")
     elapsed = time.monotonic() - started

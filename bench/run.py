@@ -228,6 +228,29 @@ def parse_args(argv):
     return args
 
 
+def run_notes(notes, results, skipped, info, what):
+    """Append the notes every benchmark table ends with (loops skipped, child errors, a busy
+    machine) to notes; results: {row: {loop: {"errors": [...]}}}.  Returns the load average
+    at the end."""
+    for lp, err in skipped.items():
+        notes.append(f"{lp}: n/a, {err.splitlines()[-1]}")
+    errors = {}
+    for row, per in results.items():
+        for lp, r in per.items():
+            for e in r["errors"]:
+                errors[row, lp, e] = errors.get((row, lp, e), 0) + 1
+    for (row, lp, e), count in list(errors.items())[:10]:
+        times = f" ({count} times)" if count > 1 else ""
+        notes.append(f"ERROR {row} on {lp}{times}: {e}")
+    if len(errors) > 10:
+        notes.append(f"... and {len(errors) - 10} more errors (see --json)")
+    load = os.getloadavg()
+    if max(load[0], info["loadavg"][0]) > 0.75 * (info["usable_cores"] or 1):
+        notes.append(f"Machine was busy (load average {info['loadavg'][0]:.2f}"
+                     f" at start, {load[0]:.2f} at end, "
+                     f"{info['usable_cores']} cores): expect noisy {what}.")
+    return load
+
 def main(argv=None):
     args = parse_args(argv)
     started = time.monotonic()
@@ -354,23 +377,7 @@ def main(argv=None):
         notes.append(f"NOTE: the {REF} column is asyncio_c's Task and Future "
                      f"on asyncio's own event loop ({f['loop_type']} is an "
                      "asyncio.BaseEventLoop): the C event loop is not in yet.")
-    for lp, err in skipped.items():
-        notes.append(f"{lp}: n/a, {err.splitlines()[-1]}")
-    errors = {}
-    for w, per in results.items():
-        for lp, r in per.items():
-            for e in r["errors"]:
-                errors[w, lp, e] = errors.get((w, lp, e), 0) + 1
-    for (w, lp, e), count in list(errors.items())[:10]:
-        times = f" ({count} times)" if count > 1 else ""
-        notes.append(f"ERROR {w} on {lp}{times}: {e}")
-    if len(errors) > 10:
-        notes.append(f"... and {len(errors) - 10} more errors (see --json)")
-    load = os.getloadavg()
-    if max(load[0], info["loadavg"][0]) > 0.75 * (info["usable_cores"] or 1):
-        notes.append(f"Machine was busy (load average {info['loadavg'][0]:.2f}"
-                     f" at start, {load[0]:.2f} at end, "
-                     f"{info['usable_cores']} cores): expect noisy timings.")
+    load = run_notes(notes, results, skipped, info, "timings")
     elapsed = time.monotonic() - started
     notes.append(f"Total time {elapsed:.0f} s.")
     print("\n".join(notes))

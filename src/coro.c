@@ -11,8 +11,9 @@ typedef enum {
 } ac_coro_state;
 
 void
-ac_coro_init(ac_coro *co, ac_coro_body body, const char *name)
+ac_coro_init(ac_coro *co, ac_state *st, ac_coro_body body, const char *name)
 {
+    co->co_st = st;
     co->co_body = body;
     co->co_name = name;
     co->co_sub = NULL;
@@ -286,7 +287,7 @@ future_outcome(ac_state *st, PyObject *fut, PyObject **val, PyObject **exc)
 static PySendResult
 coro_resume(ac_coro *co, PyObject *val, PyObject *exc, PyObject **out)
 {
-    ac_state *st = AC_STATE_OF(co);
+    ac_state *st = co->co_st;
     PyObject *in_val = NULL, *in_exc = NULL, *tmp = NULL;
     PySendResult ret;
     *out = NULL;

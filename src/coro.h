@@ -33,6 +33,7 @@ typedef ac_step (*ac_coro_body)(PyObject *self, PyObject *val, PyObject *exc,
 
 typedef struct {
     PyObject_HEAD
+    ac_state *co_st;          /* the module state (lives as long as the type) */
     ac_coro_body co_body;
     const char *co_name;      /* __name__ / __qualname__, a static string */
     PyObject *co_sub;         /* what is being awaited, or NULL */
@@ -40,7 +41,15 @@ typedef struct {
     char co_state;            /* ac_coro_state (coro.c) */
 } ac_coro;
 
-void ac_coro_init(ac_coro *co, ac_coro_body body, const char *name);
+void ac_coro_init(ac_coro *co, ac_state *st, ac_coro_body body,
+                  const char *name);
+
+/* The module state of a C coroutine, without a type lookup. */
+static inline ac_state *
+ac_coro_st(PyObject *self)
+{
+    return ((ac_coro *)self)->co_st;
+}
 int ac_coro_traverse(ac_coro *co, visitproc visit, void *arg);
 void ac_coro_clear(ac_coro *co);
 /* tp_dealloc of a C coroutine: finalizer, untrack, clear(), free. */

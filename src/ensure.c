@@ -38,16 +38,7 @@ ac_loop_create_future(ac_state *st, PyObject *loop)
     if (!ac_is_fast_loop(st, loop)) {
         return PyObject_CallMethodNoArgs(loop, st->s_create_future);
     }
-    /* what our loop's create_future() does */
-    PyObject *fut = st->FutureType->tp_alloc(st->FutureType, 0);
-    if (fut == NULL) {
-        return NULL;
-    }
-    if (ac_future_init(st, AC_FUT(fut), loop) < 0) {
-        Py_DECREF(fut);
-        return NULL;
-    }
-    return fut;
+    return ac_future_new(st, loop);   /* what our loop's create_future() does */
 }
 
 int

@@ -300,6 +300,20 @@ ac_future_outcome(ac_state *st, FutureObj *fut, PyObject **res)
     return 0;
 }
 
+PyObject *
+ac_future_new(ac_state *st, PyObject *loop)
+{
+    PyObject *fut = st->FutureType->tp_alloc(st->FutureType, 0);
+    if (fut == NULL) {
+        return NULL;
+    }
+    if (ac_future_init(st, AC_FUT(fut), loop) < 0) {
+        Py_DECREF(fut);
+        return NULL;
+    }
+    return fut;
+}
+
 /* fut.result(): new reference, or NULL with the exception set. */
 static PyObject *
 future_result(ac_state *st, FutureObj *fut)

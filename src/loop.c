@@ -773,16 +773,7 @@ Loop_run_once(PyObject *op, PyObject *unused)
 static PyObject *
 Loop_create_future(PyObject *op, PyObject *unused)
 {
-    ac_state *st = AC_STATE_OF(op);
-    PyObject *fut = st->FutureType->tp_alloc(st->FutureType, 0);
-    if (fut == NULL) {
-        return NULL;
-    }
-    if (ac_future_init(st, AC_FUT(fut), op) < 0) {
-        Py_DECREF(fut);
-        return NULL;
-    }
-    return fut;
+    return ac_future_new(AC_STATE_OF(op), op);
 }
 
 static PyObject *

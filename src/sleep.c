@@ -6,6 +6,7 @@
  * result, and the timer is cancelled however the wait ends.  3.13 refuses
  * a NaN delay. */
 #include "coro.h"
+#include "ensure.h"
 #include <math.h>
 
 typedef struct {
@@ -51,7 +52,7 @@ static ac_step
 sleep_body(PyObject *self, PyObject *val, PyObject *exc, PyObject **out)
 {
     SleepObj *sl = (SleepObj *)self;
-    ac_state *st = AC_STATE_OF(self);
+    ac_state *st = ac_coro_st(self);
     switch (sl->sl_step) {
     case SL_START: {
         int now = delay_is_nonpositive(sl->sl_delay);
@@ -67,7 +68,7 @@ sleep_body(PyObject *self, PyObject *val, PyObject *exc, PyObject **out)
         if (loop == NULL) {
             return AC_STEP_ERROR;
         }
-        PyObject *fut = PyObject_CallMethodNoArgs(loop, st->s_create_future);
+        PyObject *fut = ac_loop_create_future(st, loop);
         if (fut == NULL) {
             Py_DECREF(loop);
             return AC_STEP_ERROR;
@@ -175,7 +176,7 @@ sleep_fn(PyObject *mod, PyObject *const *args, Py_ssize_t nargs,
     if (sl == NULL) {
         return NULL;
     }
-    ac_coro_init(&sl->sl_coro, sleep_body, "sleep");
+    ac_coro_init(&sl->sl_coro, st, sleep_body, "sleep");
     sl->sl_delay = Py_NewRef(vals[0]);
     sl->sl_result = Py_NewRef(vals[1]);
     sl->sl_timer = NULL;
@@ -196,29 +197,14 @@ set_result_unless_cancelled(PyObject *mod, PyObject *const *args,
         return NULL;
     }
     ac_state *st = PyModule_GetState(mod);
-    PyObject *fut = args[0];
-    if (ac_future_check_exact(st, fut)) {
-        if (AC_FUT(fut)->fut_state == AC_CANCELLED) {
-            Py_RETURN_NONE;
-        }
-        if (ac_future_set_result(st, AC_FUT(fut), args[1]) < 0) {
-            return NULL;
-        }
-        Py_RETURN_NONE;
-    }
-    PyObject *c = PyObject_CallMethod(fut, "cancelled", NULL);
-    if (c == NULL) {
-        return NULL;
-    }
-    int cancelled = PyObject_IsTrue(c);
-    Py_DECREF(c);
+    int cancelled = ac_fut_cancelled(st, args[0]);
     if (cancelled < 0) {
         return NULL;
     }
-    if (cancelled) {
-        Py_RETURN_NONE;
+    if (!cancelled && ac_fut_set_result(st, args[0], args[1]) < 0) {
+        return NULL;
     }
-    return PyObject_CallMethod(fut, "set_result", "O", args[1]);
+    Py_RETURN_NONE;
 }
 
 static PyMethodDef sleep_functions[] = {

@@ -183,6 +183,8 @@ typedef struct {
 
 int ac_future_init_types(PyObject *mod, ac_state *st);
 int ac_future_init(ac_state *st, FutureObj *fut, PyObject *loop);
+/* A new asyncio_c.Future bound to loop (what loop.create_future() makes). */
+PyObject *ac_future_new(ac_state *st, PyObject *loop);
 int ac_future_set_result(ac_state *st, FutureObj *fut, PyObject *res);
 int ac_future_set_exception(ac_state *st, FutureObj *fut, PyObject *exc);
 int ac_future_cancel(ac_state *st, FutureObj *fut, PyObject *msg);

@@ -479,7 +479,7 @@ static ac_step
 wait_body(PyObject *self, PyObject *val, PyObject *exc, PyObject **out)
 {
     WaitObj *w = (WaitObj *)self;
-    ac_state *st = AC_STATE_OF(self);
+    ac_state *st = ac_coro_st(self);
     switch (w->w_step) {
     case W_START:
         return wait_start(st, w, out);
@@ -552,7 +552,7 @@ wait_fn(PyObject *mod, PyObject *const *args, Py_ssize_t nargs,
     if (w == NULL) {
         return NULL;
     }
-    ac_coro_init(&w->w_coro, wait_body, "wait");
+    ac_coro_init(&w->w_coro, st, wait_body, "wait");
     w->w_fs = Py_NewRef(vals[0]);
     w->w_timeout = Py_NewRef(vals[1]);
     w->w_return_when = Py_NewRef(vals[2]);

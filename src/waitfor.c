@@ -575,7 +575,7 @@ static ac_step
 wait_for_body(PyObject *self, PyObject *val, PyObject *exc, PyObject **out)
 {
     WaitForObj *wf = (WaitForObj *)self;
-    ac_state *st = AC_STATE_OF(self);
+    ac_state *st = ac_coro_st(self);
     switch (wf->wf_step) {
     case WF_START:
         return wf_start(st, wf, out);
@@ -672,7 +672,7 @@ wait_for_fn(PyObject *mod, PyObject *const *args, Py_ssize_t nargs,
     if (wf == NULL) {
         return NULL;
     }
-    ac_coro_init(&wf->wf_coro, wait_for_body, "wait_for");
+    ac_coro_init(&wf->wf_coro, st, wait_for_body, "wait_for");
     wf->wf_fut = Py_NewRef(vals[0]);
     wf->wf_timeout = Py_NewRef(vals[1]);
     wf->wf_loop = NULL;

@@ -349,3 +349,35 @@ def test_in_timeout_and_taskgroup():
         return "done"
     if PY >= (3, 11):
         assert same_as_asyncio(sc)[:2] == ["timeout", ("a", "b")]
+
+
+@pytest.mark.parametrize("loop_name", list(LOOPS))
+def test_timer_callback_bad_input(loop_name):
+    """sleep's timer callback raises what asyncio's futures._set_result_unless_cancelled does."""
+    ours = asyncio_c._core._set_result_unless_cancelled
+    theirs = asyncio.futures._set_result_unless_cancelled
+    loop = LOOPS[loop_name]()
+
+    async def body():
+        await asyncio.sleep(10)
+
+    try:
+        task = loop.create_task(body())
+        done = loop.create_future()
+        done.set_result(1)
+        cancelled = loop.create_future()
+        cancelled.cancel()
+        for target, exc in [(task, RuntimeError), (done, asyncio.InvalidStateError),
+                            (object(), AttributeError)]:
+            for fn in (theirs, ours):
+                with pytest.raises(exc):
+                    fn(target, "r")
+        for fn in (theirs, ours):
+            assert fn(cancelled, "r") is None
+        with pytest.raises(TypeError):
+            ours(done)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            loop.run_until_complete(task)
+    finally:
+        loop.close()

@@ -290,6 +290,51 @@ def split_loop(r):
     return res
 
 
+def _print_per_group(res, width):
+    """One line per test class/module: passed with ours / with the reference."""
+    for grp in sorted({t.split(".")[0] for part in res.values() for t in part}):
+        o = _counts({t: v for t, v in res["ours"].items() if t.startswith(grp + ".")})
+        f = _counts({t: v for t, v in res["ref"].items() if t.startswith(grp + ".")})
+        bad = o["failed"] + o["error"]
+        print(f"      {grp:{width}} ours {o['passed']:4} / asyncio's own {f['passed']:4} passed"
+              + (f"   (ours failed {bad})" if bad else ""))
+
+
+def _classify(res):
+    """(regressions {test: (outcome, msg)}, passing only on ours, failing on both)."""
+    failing = ("failed", "error")
+    regress = {t: v for t, v in res["ours"].items()
+               if v[0] in failing and res["ref"].get(t, ("",))[0] == "passed"}
+    only_ours_pass = sorted(t for t, v in res["ours"].items()
+                            if v[0] == "passed" and res["ref"].get(t, ("",))[0] in failing)
+    both_fail = sorted(t for t, v in res["ours"].items()
+                       if v[0] in failing and res["ref"].get(t, ("",))[0] in failing)
+    return regress, only_ours_pass, both_fail
+
+
+def _print_regressions(title, regress, args):
+    if not regress:
+        return
+    print(f"  {title}: {len(regress)}; by cause:")
+    groups = collections.defaultdict(list)
+    for t, (_, msg) in regress.items():
+        groups[_normalise(msg)].append(t)
+    for cause, tests in sorted(groups.items(), key=lambda kv: -len(kv[1])):
+        print(f"    [{len(tests)}] {cause}")
+        for t in sorted(tests)[: None if args.list else 5]:
+            print(f"        {t}")
+        if not args.list and len(tests) > 5:
+            print(f"        ... and {len(tests) - 5} more (--list shows all)")
+
+
+def _print_tests(title, tests, args, detail=None):
+    if not tests:
+        return
+    print(f"  {title}: {len(tests)}")
+    for t in tests[: None if args.list else 10]:
+        print(f"        {t}" + (f": {detail(t)}" if detail else ""))
+
+
 def report_loop(r, args):
     """Print the loop layer's counts and differences for one interpreter; True if all is well."""
     res = split_loop(r)
@@ -301,45 +346,18 @@ def report_loop(r, args):
     if not res["ours"]:
         print("  LOOP LAYER: NO TESTS RAN")
         return False
-    for mod in sorted({t.split(".")[0] for part in res.values() for t in part}):
-        o = _counts({t: v for t, v in res["ours"].items() if t.startswith(mod + ".")})
-        f = _counts({t: v for t, v in res["ref"].items() if t.startswith(mod + ".")})
-        bad = o["failed"] + o["error"]
-        print(f"      {mod:28} ours {o['passed']:4} / asyncio's own {f['passed']:4} passed"
-              + (f"   (ours failed {bad})" if bad else ""))
-    failing = ("failed", "error")
-    regress = {t: v for t, v in res["ours"].items()
-               if v[0] in failing and res["ref"].get(t, ("",))[0] == "passed"}
-    only_ours_pass = sorted(t for t, v in res["ours"].items()
-                            if v[0] == "passed" and res["ref"].get(t, ("",))[0] in failing)
-    both_fail = sorted(t for t, v in res["ours"].items()
-                       if v[0] in failing and res["ref"].get(t, ("",))[0] in failing)
+    _print_per_group(res, 28)
+    regress, only_ours_pass, both_fail = _classify(res)
     ours_skipped_ref_passed = sorted(t for t, v in res["ours"].items()
                                      if v[0] == "skipped" and res["ref"].get(t, ("",))[0] == "passed")
-    if regress:
-        print(f"  pass on asyncio's own loop, fail on ours: {len(regress)}; by cause:")
-        groups = collections.defaultdict(list)
-        for t, (_, msg) in regress.items():
-            groups[_normalise(msg)].append(t)
-        for cause, tests in sorted(groups.items(), key=lambda kv: -len(kv[1])):
-            print(f"    [{len(tests)}] {cause}")
-            for t in sorted(tests)[: None if args.list else 5]:
-                print(f"        {t}")
-            if not args.list and len(tests) > 5:
-                print(f"        ... and {len(tests) - 5} more (--list shows all)")
+    _print_regressions("pass on asyncio's own loop, fail on ours", regress, args)
     if ours_skipped_ref_passed:
         print(f"  skipped on ours (exclusions.LOOP_EXCLUSIONS), pass on asyncio's own loop: "
               f"{len(ours_skipped_ref_passed)}")
         for t in ours_skipped_ref_passed[: None if args.list else 10]:
             print(f"        {t}: {_normalise(res['ours'][t][1])}")
-    if both_fail:
-        print(f"  fail on both loops: {len(both_fail)}")
-        for t in both_fail[: None if args.list else 10]:
-            print(f"        {t}: {_normalise(res['ref'][t][1])}")
-    if only_ours_pass:
-        print(f"  fail only on asyncio's own loop: {len(only_ours_pass)}")
-        for t in only_ours_pass[: None if args.list else 10]:
-            print(f"        {t}")
+    _print_tests("fail on both loops", both_fail, args, lambda t: _normalise(res["ref"][t][1]))
+    _print_tests("fail only on asyncio's own loop", only_ours_pass, args)
     return not regress and not both_fail
 
 
@@ -410,38 +428,11 @@ def report_combinators(r, args):
     if not res["ours"]:
         print("  COMBINATOR LAYER: NO TESTS RAN")
         return False
-    for cls in sorted({t.split(".")[0] for part in res.values() for t in part}):
-        o = _counts({t: v for t, v in res["ours"].items() if t.startswith(cls + ".")})
-        f = _counts({t: v for t, v in res["ref"].items() if t.startswith(cls + ".")})
-        bad = o["failed"] + o["error"]
-        print(f"      {cls:30} ours {o['passed']:4} / asyncio's own {f['passed']:4} passed"
-              + (f"   (ours failed {bad})" if bad else ""))
-    failing = ("failed", "error")
-    regress = {t: v for t, v in res["ours"].items()
-               if v[0] in failing and res["ref"].get(t, ("",))[0] == "passed"}
-    only_ours_pass = sorted(t for t, v in res["ours"].items()
-                            if v[0] == "passed" and res["ref"].get(t, ("",))[0] in failing)
-    both_fail = sorted(t for t, v in res["ours"].items()
-                       if v[0] in failing and res["ref"].get(t, ("",))[0] in failing)
-    if regress:
-        print(f"  pass with asyncio's own functions, fail with ours: {len(regress)}; by cause:")
-        groups = collections.defaultdict(list)
-        for t, (_, msg) in regress.items():
-            groups[_normalise(msg)].append(t)
-        for cause, tests in sorted(groups.items(), key=lambda kv: -len(kv[1])):
-            print(f"    [{len(tests)}] {cause}")
-            for t in sorted(tests)[: None if args.list else 5]:
-                print(f"        {t}")
-            if not args.list and len(tests) > 5:
-                print(f"        ... and {len(tests) - 5} more (--list shows all)")
-    if both_fail:
-        print(f"  fail with both: {len(both_fail)}")
-        for t in both_fail[: None if args.list else 10]:
-            print(f"        {t}: {_normalise(res['ref'][t][1])}")
-    if only_ours_pass:
-        print(f"  fail only with asyncio's own functions: {len(only_ours_pass)}")
-        for t in only_ours_pass[: None if args.list else 10]:
-            print(f"        {t}")
+    _print_per_group(res, 30)
+    regress, only_ours_pass, both_fail = _classify(res)
+    _print_regressions("pass with asyncio's own functions, fail with ours", regress, args)
+    _print_tests("fail with both", both_fail, args, lambda t: _normalise(res["ref"][t][1]))
+    _print_tests("fail only with asyncio's own functions", only_ours_pass, args)
     ok = not regress and not both_fail
     if natives == () and (ours != ref or set(res["ours"]) != set(res["ref"])):
         # nothing was replaced, so the two runs ran the very same code
