@@ -558,7 +558,7 @@ def _main(args, started):
                 f"{f['python_base']}" if f.get("python_base") else "")
         notes.append(f"NOTE: {REF}'s loop is {f['loop_type']}: C core "
                      f"{f['core_loop_type']}{base}.")
-    load = _run.run_notes(notes, results, skipped, info, "figures")
+    load, errors = _run.run_notes(notes, results, skipped, info, "figures")
     if interrupted:
         notes.append("INTERRUPTED: partial results.")
     elapsed = time.monotonic() - started

@@ -231,7 +231,7 @@ def parse_args(argv):
 def run_notes(notes, results, skipped, info, what):
     """Append the notes every benchmark table ends with (loops skipped, child errors, a busy
     machine) to notes; results: {row: {loop: {"errors": [...]}}}.  Returns the load average
-    at the end."""
+    at the end and the errors, {(row, loop, message): count}."""
     for lp, err in skipped.items():
         notes.append(f"{lp}: n/a, {err.splitlines()[-1]}")
     errors = {}
@@ -249,7 +249,7 @@ def run_notes(notes, results, skipped, info, what):
         notes.append(f"Machine was busy (load average {info['loadavg'][0]:.2f}"
                      f" at start, {load[0]:.2f} at end, "
                      f"{info['usable_cores']} cores): expect noisy {what}.")
-    return load
+    return load, errors
 
 def main(argv=None):
     args = parse_args(argv)
@@ -377,7 +377,7 @@ def main(argv=None):
         notes.append(f"NOTE: the {REF} column is asyncio_c's Task and Future "
                      f"on asyncio's own event loop ({f['loop_type']} is an "
                      "asyncio.BaseEventLoop): the C event loop is not in yet.")
-    load = run_notes(notes, results, skipped, info, "timings")
+    load, errors = run_notes(notes, results, skipped, info, "timings")
     elapsed = time.monotonic() - started
     notes.append(f"Total time {elapsed:.0f} s.")
     print("\n".join(notes))
