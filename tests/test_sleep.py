@@ -381,3 +381,39 @@ def test_timer_callback_bad_input(loop_name):
             loop.run_until_complete(task)
     finally:
         loop.close()
+
+
+def test_internal_types_cannot_be_instantiated():
+    """The coroutine and callback types only come from the functions (asyncio's coroutine type
+    refuses instantiation the same way): making one from Python is a TypeError, not a crash."""
+    ref = asyncio.sleep(0)
+    with pytest.raises(TypeError):
+        type(ref.__await__())()  # asyncio's own, for reference
+    ref.close()
+    loop = asyncio_c.new_event_loop()
+
+    async def body():
+        f = loop.create_future()
+        g = asyncio_c.gather(f)
+        s = asyncio_c.shield(f)
+        w = loop.create_task(asyncio_c.wait([f]))
+        await asyncio.sleep(0)
+        types_ = {type(cb[0]) for cb in f._callbacks}
+        coros = [asyncio_c.sleep(0), asyncio_c.wait([f]), asyncio_c.wait_for(f, 1)]
+        types_ |= {type(c) for c in coros}
+        for c in coros:
+            c.close()
+        f.set_result(1)
+        await g
+        await s
+        await w
+        return types_
+
+    try:
+        found = loop.run_until_complete(body())
+    finally:
+        loop.close()
+    assert len(found) == 6
+    for t in found:
+        with pytest.raises(TypeError, match="cannot create"):
+            t()
