@@ -233,8 +233,10 @@ def test_asyncio_internals_call_the_replacements(standins, new_loop):
     # it up in the tasks module at call time)
     _patch.patch()
 
+    leftover = []  # a strong reference: a pending task only in a cycle may be collected
+
     async def main():
-        asyncio.ensure_future(asyncio.Event().wait())
+        leftover.append(asyncio.ensure_future(asyncio.Event().wait()))
         await asyncio.sleep(0)
 
     with asyncio.Runner(loop_factory=new_loop) as runner:
