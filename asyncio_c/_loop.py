@@ -5,8 +5,46 @@ loop (see its docstring and docs/architecture.md).
 """
 import asyncio
 import sys
+from asyncio import base_events, constants, futures, sslproto, trsock
 
 from . import _core, _handles
+
+_ENSURE_FD = sys.version_info >= (3, 12)   # _make_*_transport check the fd
+_set_nodelay = base_events._set_nodelay
+_set_result_unless_cancelled = futures._set_result_unless_cancelled
+_socket_transport = _core._socket_transport
+_core.SocketTransport._start_tls_compatible = True
+_core.SocketTransport._sendfile_compatible = constants._SendfileMode.TRY_NATIVE
+
+
+def _socket_extra(sock, extra):
+    """The extra info _SelectorTransport.__init__ adds (into extra itself)."""
+    if extra is None:
+        extra = {}
+    extra['socket'] = trsock.TransportSocket(sock)
+    try:
+        extra['sockname'] = sock.getsockname()
+    except OSError:
+        extra['sockname'] = None
+    if 'peername' not in extra:
+        try:
+            extra['peername'] = sock.getpeername()
+        except OSError:
+            extra['peername'] = None
+    return extra
+
+
+def _new_socket_transport(loop, sock, protocol, waiter, extra, server):
+    """_SelectorSocketTransport.__init__'s steps, with our C transport."""
+    tr = _socket_transport(loop, sock, protocol, _socket_extra(sock, extra),
+                           server)
+    _set_nodelay(sock)
+    loop.call_soon(protocol.connection_made, tr)
+    # reading starts once connection_made() has run
+    loop.call_soon(tr._ac_start_reading)
+    if waiter is not None:
+        loop.call_soon(_set_result_unless_cancelled, waiter, None)
+    return tr
 
 _Future = _core.Future
 _Task = _core.Task
@@ -40,6 +78,28 @@ class Loop(_core.Loop, asyncio.unix_events.SelectorEventLoop):
     def close(self):
         super().close()
         self._ac_close()
+
+    # transports: C types (src/transport*.c), made as asyncio makes its own
+    def _make_socket_transport(self, sock, protocol, waiter=None, *,
+                               extra=None, server=None):
+        if _ENSURE_FD:
+            self._ensure_fd_no_transport(sock)
+        return _new_socket_transport(self, sock, protocol, waiter, extra, server)
+
+    def _make_ssl_transport(
+            self, rawsock, protocol, sslcontext, waiter=None,
+            *, server_side=False, server_hostname=None,
+            extra=None, server=None,
+            ssl_handshake_timeout=constants.SSL_HANDSHAKE_TIMEOUT,
+            ssl_shutdown_timeout=constants.SSL_SHUTDOWN_TIMEOUT):
+        if _ENSURE_FD:
+            self._ensure_fd_no_transport(rawsock)
+        ssl_protocol = sslproto.SSLProtocol(
+            self, protocol, sslcontext, waiter, server_side, server_hostname,
+            ssl_handshake_timeout=ssl_handshake_timeout,
+            ssl_shutdown_timeout=ssl_shutdown_timeout)
+        _new_socket_transport(self, rawsock, ssl_protocol, None, extra, server)
+        return ssl_protocol._app_transport
 
     def _ac_slow_callback(self, handle, dt):
         asyncio.log.logger.warning(

@@ -68,6 +68,13 @@
 #  define AC_GET_EVENT_LOOP_NAME "_get_event_loop"
 #endif
 
+/* asyncio.Server._attach/_detach take the transport (3.13+). */
+#if PY_VERSION_HEX >= 0x030D0000
+#  define AC_SERVER_ATTACH_TAKES_TRANSPORT 1
+#else
+#  define AC_SERVER_ATTACH_TAKES_TRANSPORT 0
+#endif
+
 /* The current exception as one object (NULL if none), cleared; and back. */
 static inline PyObject *
 ac_err_take(void)

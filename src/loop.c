@@ -461,6 +461,36 @@ watch_mask(const ac_watch *w)
     return (w->reader ? AC_POLL_READ : 0) | (w->writer ? AC_POLL_WRITE : 0);
 }
 
+/* Puts obj (a new reference, or NULL) and fn in the which-slot of w and
+ * drops what was there (a Handle is cancelled, a C owner released). */
+static int
+watch_replace(ac_state *st, ac_watch *w, unsigned which, PyObject *obj,
+              ac_io_fn fn)
+{
+    PyObject *old;
+    ac_io_fn oldfn;
+    if (which == AC_POLL_READ) {
+        old = w->reader;
+        oldfn = w->rfn;
+        w->reader = obj;
+        w->rfn = fn;
+        w->rgen++;
+    }
+    else {
+        old = w->writer;
+        oldfn = w->wfn;
+        w->writer = obj;
+        w->wfn = fn;
+        w->wgen++;
+    }
+    if (old == NULL) {
+        return 0;
+    }
+    int rc = oldfn == NULL ? ac_handle_cancel(st, old) : 0;
+    Py_DECREF(old);
+    return rc;
+}
+
 /* Register cb(*args) for fd readiness (which = READ or WRITE). */
 static PyObject *
 loop_add_watch(PyObject *op, PyObject *const *args, Py_ssize_t nargs,
@@ -498,16 +528,9 @@ loop_add_watch(PyObject *op, PyObject *const *args, Py_ssize_t nargs,
         Py_DECREF(h);
         return errno_error(rc);
     }
-    PyObject **slot = which == AC_POLL_READ ? &w->reader : &w->writer;
-    PyObject *old = *slot;
-    *slot = Py_NewRef(h);
-    if (old != NULL) {
-        int crc = ac_handle_cancel(st, old);
-        Py_DECREF(old);
-        if (crc < 0) {
-            Py_DECREF(h);
-            return NULL;
-        }
+    if (watch_replace(st, w, which, Py_NewRef(h), NULL) < 0) {
+        Py_DECREF(h);
+        return NULL;
     }
     return h;
 }
@@ -520,17 +543,51 @@ loop_remove_watch(LoopObj *self, ac_state *st, int fd, unsigned which)
         return 0;
     }
     ac_watch *w = &self->loop_watch[fd];
-    PyObject **slot = which == AC_POLL_READ ? &w->reader : &w->writer;
-    PyObject *h = *slot;
-    if (h == NULL) {
+    if ((which == AC_POLL_READ ? w->reader : w->writer) == NULL) {
         return 0;
     }
-    *slot = NULL;
+    unsigned mask = watch_mask(w) & ~which;
     /* an fd closed behind our back is already out of the kernel set */
-    (void)ac_poller_set(self->loop_poller, fd, watch_mask(w), NULL);
-    int rc = ac_handle_cancel(st, h);
-    Py_DECREF(h);
-    return rc < 0 ? -1 : 1;
+    (void)ac_poller_set(self->loop_poller, fd, mask, NULL);
+    return watch_replace(st, w, which, NULL, NULL) < 0 ? -1 : 1;
+}
+
+int
+ac_loop_io_start(PyObject *loop, int fd, unsigned which, ac_io_fn fn,
+                 PyObject *owner)
+{
+    LoopObj *self = L(loop);
+    if (check_closed(self) < 0 || watch_reserve(self, fd) < 0) {
+        return -1;
+    }
+    ac_watch *w = &self->loop_watch[fd];
+    if (which == AC_POLL_READ ? (w->reader == owner && w->rfn == fn)
+                              : (w->writer == owner && w->wfn == fn)) {
+        return 0;
+    }
+    int rc = ac_poller_set(self->loop_poller, fd, watch_mask(w) | which, NULL);
+    if (rc < 0) {
+        errno_error(rc);
+        return -1;
+    }
+    return watch_replace(AC_STATE_OF(loop), w, which, Py_NewRef(owner), fn);
+}
+
+int
+ac_loop_io_stop(PyObject *loop, int fd, unsigned which)
+{
+    return loop_remove_watch(L(loop), AC_STATE_OF(loop), fd, which);
+}
+
+int
+ac_loop_io_watched(PyObject *loop, int fd, unsigned which)
+{
+    LoopObj *self = L(loop);
+    if (fd < 0 || fd >= self->loop_nwatch) {
+        return 0;
+    }
+    ac_watch *w = &self->loop_watch[fd];
+    return (which == AC_POLL_READ ? w->reader : w->writer) != NULL;
 }
 
 static PyObject *
@@ -578,12 +635,43 @@ Loop_remove_writer(PyObject *op, PyObject *fd)
  * one iteration */
 
 /* Drop the references a ready record holds. */
+static inline int
+ready_is_io(const ac_ready *r)
+{
+    return r->kind == AC_READY_IO_READ || r->kind == AC_READY_IO_WRITE;
+}
+
 static inline void
 ready_release(ac_ready *r)
 {
     Py_XDECREF((PyObject *)r->a);
-    Py_XDECREF((PyObject *)r->b);
-    Py_XDECREF((PyObject *)r->c);
+    if (!ready_is_io(r)) {
+        Py_XDECREF((PyObject *)r->b);
+        Py_XDECREF((PyObject *)r->c);
+    }
+}
+
+/* An fd event for a C watcher: fn(owner) if the watch it was queued for is
+ * still the one in place (not stopped, not replaced since). */
+static int
+run_io_entry(LoopObj *self, ac_ready *r)
+{
+    PyObject *owner = (PyObject *)r->a;
+    int fd = (int)(intptr_t)r->b;
+    unsigned gen = (unsigned)(uintptr_t)r->c;
+    ac_io_fn fn = NULL;
+    if (fd < self->loop_nwatch) {
+        ac_watch *w = &self->loop_watch[fd];
+        if (r->kind == AC_READY_IO_READ) {
+            fn = w->reader == owner && w->rgen == gen ? w->rfn : NULL;
+        }
+        else {
+            fn = w->writer == owner && w->wgen == gen ? w->wfn : NULL;
+        }
+    }
+    int rc = fn == NULL ? 0 : fn(owner);
+    Py_DECREF(owner);
+    return rc;
 }
 
 static int
@@ -591,6 +679,9 @@ run_ready_entry(ac_state *st, LoopObj *self, ac_ready *r)
 {
     PyObject *obj = (PyObject *)r->a;
     int rc = 0;
+    if (ready_is_io(r)) {
+        return run_io_entry(self, r);
+    }
     if (r->kind == AC_READY_CALL) {
         rc = ac_callback_run(st, (PyObject *)self, obj, (PyObject *)r->b,
                              (PyObject *)r->c);
@@ -675,6 +766,19 @@ push_watch_event(LoopObj *self, ac_state *st, int fd, unsigned which)
     ac_watch *w = &self->loop_watch[fd];
     PyObject *h = which == AC_POLL_READ ? w->reader : w->writer;
     if (h == NULL) {
+        return;
+    }
+    if ((which == AC_POLL_READ ? w->rfn : w->wfn) != NULL) {
+        unsigned gen = which == AC_POLL_READ ? w->rgen : w->wgen;
+        if (ac_readyq_push(&self->loop_ready,
+                           which == AC_POLL_READ ? AC_READY_IO_READ
+                                                 : AC_READY_IO_WRITE,
+                           Py_NewRef(h), (void *)(intptr_t)fd,
+                           (void *)(uintptr_t)gen) < 0) {
+            Py_DECREF(h);
+            PyErr_NoMemory();
+            PyErr_WriteUnraisable((PyObject *)self);
+        }
         return;
     }
     if (((HandleObj *)h)->h_cancelled) {
@@ -968,8 +1072,10 @@ Loop_traverse(PyObject *op, visitproc visit, void *arg)
     for (size_t i = 0; i < q->len; i++) {
         ac_ready *r = &q->buf[(q->head + i) & (q->cap - 1)];
         Py_VISIT((PyObject *)r->a);
-        Py_VISIT((PyObject *)r->b);
-        Py_VISIT((PyObject *)r->c);
+        if (!ready_is_io(r)) {
+            Py_VISIT((PyObject *)r->b);
+            Py_VISIT((PyObject *)r->c);
+        }
     }
     for (size_t i = 0; i < self->loop_timers.size; i++) {
         Py_VISIT((PyObject *)self->loop_timers.entries[i].node->data);

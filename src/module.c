@@ -1,9 +1,10 @@
 /* module.c -- asyncio_c._core: module init and the module state (the
  * asyncio objects we call into, looked up once, and interned names). */
 #include "state.h"
+#include "transport.h"
 
-static PyObject *
-import_attr(const char *modname, const char *attr)
+PyObject *
+ac_import_attr(const char *modname, const char *attr)
 {
     PyObject *mod = PyImport_ImportModule(modname);
     if (mod == NULL) {
@@ -117,7 +118,27 @@ kwnames_of(const char *name)
     X(release_waiter)                     \
     X(wait_for_on_timeout)                \
     X(ExceptionGroup)                     \
-    /* end wait.c, waitfor.c */
+    /* end wait.c, waitfor.c */          \
+    /* transport*.c */                    \
+    X(TransportBaseType)                  \
+    X(SocketTransportType)                \
+    X(BufferedProtocol)                   \
+    X(logger)                             \
+    X(s_transports)                       \
+    X(s_attach)                           \
+    X(s_detach)                           \
+    X(s_call_connection_lost)             \
+    X(s_connection_lost)                  \
+    X(s_data_received)                    \
+    X(s_eof_received)                     \
+    X(s_get_buffer)                       \
+    X(s_buffer_updated)                   \
+    X(s_pause_writing)                    \
+    X(s_resume_writing)                   \
+    X(s_fileno)                           \
+    X(s_warning)                          \
+    X(s_debug)                            \
+    /* end transport*.c */
 
 static int
 module_traverse(PyObject *mod, visitproc visit, void *arg)
@@ -143,6 +164,9 @@ static void
 module_free(void *mod)
 {
     module_clear((PyObject *)mod);
+    ac_state *st = PyModule_GetState((PyObject *)mod);
+    PyMem_RawFree(st->read_buf);
+    st->read_buf = NULL;
 }
 
 static int
@@ -209,7 +233,7 @@ module_exec(PyObject *mod)
     Py_DECREF(asyncio);
 
 #define LOOKUP(field, modname, attr)                            \
-    if ((st->field = import_attr(modname, attr)) == NULL)       \
+    if ((st->field = ac_import_attr(modname, attr)) == NULL)       \
         return -1;
     LOOKUP(CancelledError, "asyncio.exceptions", "CancelledError");
     LOOKUP(InvalidStateError, "asyncio.exceptions", "InvalidStateError");
@@ -255,6 +279,9 @@ module_exec(PyObject *mod)
     if (ac_gather_init(mod, st) < 0 || ac_shield_init(mod, st) < 0 ||
         ac_sleep_init(mod, st) < 0 || ac_wait_init(mod, st) < 0 ||
         ac_waitfor_init(mod, st) < 0) {
+        return -1;
+    }
+    if (ac_transport_init(mod, st) < 0 || ac_stream_init(mod, st) < 0) {
         return -1;
     }
     return 0;

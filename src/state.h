@@ -109,11 +109,35 @@ typedef struct {
     PyObject *wait_for_on_timeout;    /* _core._wait_for_on_timeout */
     PyObject *ExceptionGroup;         /* builtins.ExceptionGroup */
     /* end wait.c, waitfor.c */
+    /* transport*.c */
+    PyTypeObject *TransportBaseType;
+    PyTypeObject *SocketTransportType;
+    PyObject *BufferedProtocol;       /* asyncio.BufferedProtocol */
+    PyObject *logger;                 /* asyncio.log.logger */
+    PyObject *s_transports;
+    PyObject *s_attach;
+    PyObject *s_detach;
+    PyObject *s_call_connection_lost;
+    PyObject *s_connection_lost;
+    PyObject *s_data_received;
+    PyObject *s_eof_received;
+    PyObject *s_get_buffer;
+    PyObject *s_buffer_updated;
+    PyObject *s_pause_writing;
+    PyObject *s_resume_writing;
+    PyObject *s_fileno;
+    PyObject *s_warning;
+    PyObject *s_debug;
+    char *read_buf;                   /* recv() scratch, AC_READ_BUF_SIZE bytes */
+    /* end transport*.c */
 
     uint64_t task_name_counter;
 } ac_state;
 
 extern PyModuleDef ac_moduledef;
+
+/* module.c: getattr(import(modname), attr), a new reference. */
+PyObject *ac_import_attr(const char *modname, const char *attr);
 
 /* The truth of a value assigned to a flag attribute: 0 or 1; -1 with an
  * exception (deleting the attribute is refused, as asyncio's C types do). */
@@ -265,9 +289,19 @@ int ac_callback_run(ac_state *st, PyObject *loop, PyObject *cb, PyObject *arg,
 
 /* ---- Loop (loop.c) ---- */
 
+/* What reading or writing an fd calls in C (a transport, a server, a
+ * sock_* operation): fn(owner) from the ready queue.  0, or -1 with an
+ * exception that must leave the loop (SystemExit, KeyboardInterrupt): the
+ * callee handles and reports everything else itself. */
+typedef int (*ac_io_fn)(PyObject *owner);
+
 typedef struct {
-    PyObject *reader;             /* Handle or NULL */
-    PyObject *writer;
+    PyObject *reader;             /* Handle (rfn NULL), or rfn's owner, or NULL */
+    PyObject *writer;             /* likewise with wfn */
+    ac_io_fn rfn;
+    ac_io_fn wfn;
+    unsigned rgen;                /* bumped at each change of the slot: an */
+    unsigned wgen;                /* event queued before it is dropped */
 } ac_watch;
 
 enum {
@@ -276,6 +310,8 @@ enum {
     AC_READY_CALL,                /* internal work (a task step, a done
                                      callback): a(b) in context c, all owned,
                                      b may be NULL; no Handle object */
+    AC_READY_IO_READ,             /* fd readiness for a C watcher: a the owner */
+    AC_READY_IO_WRITE,            /* (owned), b the fd, c the slot's generation */
 };
 
 typedef struct {
@@ -303,6 +339,19 @@ int ac_loop_call_soon_internal(ac_state *st, PyObject *loop, PyObject *fn,
                                PyObject *arg, PyObject *ctx);
 /* Push a ready handle (steals the reference). */
 int ac_loop_push_handle(LoopObj *loop, PyObject *handle);
+/* Watch fd for which (AC_POLL_READ or AC_POLL_WRITE) with fn(owner), called
+ * from the ready queue at each poll that finds fd ready (level-triggered),
+ * as asyncio runs a reader's Handle.  The loop holds a reference to owner
+ * while watching.  Replaces what was in that slot (a Handle is cancelled).
+ * Setting the same fn and owner again is free (no epoll_ctl).  0, or -1 with
+ * RuntimeError (closed loop) or OSError. */
+int ac_loop_io_start(PyObject *loop, int fd, unsigned which, ac_io_fn fn,
+                     PyObject *owner);
+/* Stop that watch; an event already queued for it is dropped.  1 if there
+ * was one, 0 if not (or the loop is closed), -1 with an exception. */
+int ac_loop_io_stop(PyObject *loop, int fd, unsigned which);
+/* Whether fd has a watch (Handle or C) for which. */
+int ac_loop_io_watched(PyObject *loop, int fd, unsigned which);
 
 static inline int
 ac_is_fast_loop(ac_state *st, PyObject *loop)

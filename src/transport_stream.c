@@ -1,0 +1,614 @@
+/* transport_stream.c -- _core.SocketTransport: the stream transport of TCP
+ * and Unix sockets (asyncio's selector_events._SelectorSocketTransport of
+ * the running version is the specification).
+ *
+ * Reads: one recv() per readiness into the module's scratch buffer, then a
+ * bytes object of the received size for data_received(); a BufferedProtocol
+ * gets recv() straight into the buffer its get_buffer() returns.
+ * Writes: tried at once; what the kernel does not take goes to one
+ * contiguous buffer, flushed with send() when the fd is writable, with the
+ * water marks of transport.c.  recv/send are called directly on the fd
+ * (the socket is non-blocking) with the GIL held. */
+#include "transport.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/socket.h>
+
+typedef struct {
+    ac_transport base;
+    char *wb;                   /* write buffer: bytes [wb_start, wb_end) */
+    Py_ssize_t wb_start;
+    Py_ssize_t wb_end;
+    Py_ssize_t wb_cap;
+} StreamObj;
+
+#define S(o) ((StreamObj *)(o))
+
+/* Keeps the base's tr_wsize in step with the buffer. */
+static inline void
+wb_sync(StreamObj *s)
+{
+    s->base.tr_wsize = s->wb_end - s->wb_start;
+}
+
+static void
+wb_clear(ac_transport *t)
+{
+    StreamObj *s = (StreamObj *)t;
+    s->wb_start = s->wb_end = 0;
+    if (s->wb_cap > 256 * 1024) {
+        PyMem_Free(s->wb);
+        s->wb = NULL;
+        s->wb_cap = 0;
+    }
+    wb_sync(s);
+}
+
+static int
+wb_append(StreamObj *s, const char *p, Py_ssize_t n)
+{
+    if (s->wb_start > 0 && s->wb_end + n > s->wb_cap) {
+        memmove(s->wb, s->wb + s->wb_start, (size_t)(s->wb_end - s->wb_start));
+        s->wb_end -= s->wb_start;
+        s->wb_start = 0;
+    }
+    if (s->wb_end + n > s->wb_cap) {
+        Py_ssize_t cap = s->wb_cap ? s->wb_cap : 16 * 1024;
+        while (cap < s->wb_end + n) {
+            if (cap > PY_SSIZE_T_MAX / 2) {
+                PyErr_NoMemory();
+                return -1;
+            }
+            cap *= 2;
+        }
+        char *nb = PyMem_Realloc(s->wb, (size_t)cap);
+        if (nb == NULL) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        s->wb = nb;
+        s->wb_cap = cap;
+    }
+    memcpy(s->wb + s->wb_end, p, (size_t)n);
+    s->wb_end += n;
+    wb_sync(s);
+    return 0;
+}
+
+static int
+would_block(int e)
+{
+    return e == EAGAIN || e == EWOULDBLOCK || e == EINTR;
+}
+
+/* ---------------------------------------------------------------------
+ * reading */
+
+static int
+stream_on_eof(ac_transport *t)
+{
+    ac_state *st = AC_STATE_OF(t);
+    if (ac_transport_debug(t) > 0) {
+        PyObject *r = PyObject_CallMethod(st->logger, "debug", "sO",
+                                          "%r received EOF", (PyObject *)t);
+        if (r == NULL) {
+            return ac_transport_report_unexpected(t, "_read_ready");
+        }
+        Py_DECREF(r);
+    }
+    PyObject *keep = PyObject_CallMethodNoArgs(t->tr_protocol,
+                                               st->s_eof_received);
+    int b = keep == NULL ? -1 : PyObject_IsTrue(keep);
+    Py_XDECREF(keep);
+    if (b < 0) {
+        return ac_transport_fatal_current(
+            t, "Fatal error: protocol.eof_received() call failed.");
+    }
+    if (b) {
+        /* the protocol may still write, but nothing more can be read */
+        return ac_transport_remove_reader(t);
+    }
+    PyObject *r = PyObject_CallMethodNoArgs((PyObject *)t, st->s_close);
+    if (r == NULL) {
+        return ac_transport_report_unexpected(t, "_read_ready");
+    }
+    Py_DECREF(r);
+    return 0;
+}
+
+static int
+read_error(ac_transport *t, int e)
+{
+    errno = e;
+    PyErr_SetFromErrno(PyExc_OSError);
+    return ac_transport_fatal_current(t, "Fatal read error on socket transport");
+}
+
+static int
+stream_read_data(ac_transport *t)
+{
+    ac_state *st = AC_STATE_OF(t);
+    if (st->read_buf == NULL) {
+        st->read_buf = PyMem_RawMalloc(AC_READ_BUF_SIZE);
+        if (st->read_buf == NULL) {
+            PyErr_NoMemory();
+            return ac_transport_fatal_current(
+                t, "Fatal read error on socket transport");
+        }
+    }
+    ssize_t n = recv(t->tr_fd, st->read_buf, AC_READ_BUF_SIZE, 0);
+    if (n < 0) {
+        return would_block(errno) ? 0 : read_error(t, errno);
+    }
+    if (n == 0) {
+        return stream_on_eof(t);
+    }
+    PyObject *data = PyBytes_FromStringAndSize(st->read_buf, n);
+    if (data == NULL) {
+        return ac_transport_fatal_current(t, "Fatal read error on socket transport");
+    }
+    PyObject *r = PyObject_CallMethodOneArg(t->tr_protocol, st->s_data_received,
+                                            data);
+    Py_DECREF(data);
+    if (r == NULL) {
+        return ac_transport_fatal_current(
+            t, "Fatal error: protocol.data_received() call failed.");
+    }
+    Py_DECREF(r);
+    return 0;
+}
+
+static int
+stream_read_buffered(ac_transport *t)
+{
+    ac_state *st = AC_STATE_OF(t);
+    static const char get_failed[] =
+        "Fatal error: protocol.get_buffer() call failed.";
+    PyObject *minus1 = PyLong_FromLong(-1);
+    if (minus1 == NULL) {
+        return ac_transport_fatal_current(t, get_failed);
+    }
+    PyObject *buf = PyObject_CallMethodOneArg(t->tr_protocol, st->s_get_buffer,
+                                              minus1);
+    Py_DECREF(minus1);
+    if (buf == NULL) {
+        return ac_transport_fatal_current(t, get_failed);
+    }
+    Py_ssize_t len = PyObject_Size(buf);
+    if (len <= 0) {
+        Py_DECREF(buf);
+        if (len == 0) {
+            PyErr_SetString(PyExc_RuntimeError,
+                            "get_buffer() returned an empty buffer");
+        }
+        return ac_transport_fatal_current(t, get_failed);
+    }
+    Py_buffer view;
+    if (PyObject_GetBuffer(buf, &view, PyBUF_WRITABLE) < 0) {
+        Py_DECREF(buf);
+        return ac_transport_fatal_current(t, "Fatal read error on socket transport");
+    }
+    ssize_t n = recv(t->tr_fd, view.buf, (size_t)view.len, 0);
+    int e = errno;
+    PyBuffer_Release(&view);
+    Py_DECREF(buf);
+    if (n < 0) {
+        return would_block(e) ? 0 : read_error(t, e);
+    }
+    if (n == 0) {
+        return stream_on_eof(t);
+    }
+    PyObject *nb = PyLong_FromSsize_t(n);
+    PyObject *r = nb == NULL ? NULL : PyObject_CallMethodOneArg(
+        t->tr_protocol, st->s_buffer_updated, nb);
+    Py_XDECREF(nb);
+    if (r == NULL) {
+        return ac_transport_fatal_current(
+            t, "Fatal error: protocol.buffer_updated() call failed.");
+    }
+    Py_DECREF(r);
+    return 0;
+}
+
+static int
+stream_read_io(ac_transport *t)
+{
+    if (t->tr_conn_lost || t->tr_protocol == NULL) {
+        return 0;
+    }
+    return t->tr_buffered ? stream_read_buffered(t) : stream_read_data(t);
+}
+
+static int
+stream_on_readable(PyObject *self)
+{
+    return ac_transport_run_io(self, stream_read_io);
+}
+
+/* ---------------------------------------------------------------------
+ * writing */
+
+static int
+waiter_call(ac_transport *t, PyObject *name, PyObject *arg)
+{
+    if (t->tr_empty_waiter == NULL) {
+        return 0;
+    }
+    PyObject *w = Py_NewRef(t->tr_empty_waiter);
+    PyObject *r = PyObject_CallMethodOneArg(w, name, arg);
+    Py_DECREF(w);
+    Py_XDECREF(r);
+    return r == NULL ? -1 : 0;
+}
+
+static int
+shutdown_write(ac_transport *t)
+{
+    PyObject *r = PyObject_CallMethod(t->tr_sock, "shutdown", "i", SHUT_WR);
+    Py_XDECREF(r);
+    return r == NULL ? -1 : 0;
+}
+
+static int
+stream_write_io(ac_transport *t)
+{
+    StreamObj *s = (StreamObj *)t;
+    ac_state *st = AC_STATE_OF(t);
+    if (t->tr_conn_lost || s->wb_end == s->wb_start) {
+        return 0;
+    }
+    ssize_t n = send(t->tr_fd, s->wb + s->wb_start,
+                     (size_t)(s->wb_end - s->wb_start), MSG_NOSIGNAL);
+    if (n < 0) {
+        if (would_block(errno)) {
+            return 0;
+        }
+        PyErr_SetFromErrno(PyExc_OSError);
+        if (ac_transport_remove_writer(t) < 0) {
+            return ac_transport_report_unexpected(t, "_write_ready");
+        }
+        wb_clear(t);
+        PyObject *exc = ac_err_take();
+        int rc = ac_transport_fatal_error(t, exc,
+                                          "Fatal write error on socket transport");
+        if (rc == 0 && waiter_call(t, st->s_set_exception, exc) < 0) {
+            rc = ac_transport_report_unexpected(t, "_write_ready");
+        }
+        Py_DECREF(exc);
+        return rc;
+    }
+    s->wb_start += n;
+    if (s->wb_start == s->wb_end) {
+        s->wb_start = s->wb_end = 0;
+    }
+    wb_sync(s);
+    if (ac_transport_maybe_resume(t) < 0) {     /* may write more */
+        return -1;
+    }
+    if (s->wb_end > s->wb_start) {
+        return 0;
+    }
+    if (ac_transport_remove_writer(t) < 0 ||
+        waiter_call(t, st->s_set_result, Py_None) < 0) {
+        return ac_transport_report_unexpected(t, "_write_ready");
+    }
+    if (t->tr_closing) {
+        if (ac_transport_call_lost(t, NULL) < 0) {
+            return ac_transport_report_unexpected(t, "_write_ready");
+        }
+    }
+    else if (t->tr_eof && shutdown_write(t) < 0) {
+        return ac_transport_report_unexpected(t, "_write_ready");
+    }
+    return 0;
+}
+
+static int
+stream_on_writable(PyObject *self)
+{
+    return ac_transport_run_io(self, stream_write_io);
+}
+
+/* write()'s checks, in asyncio's order; 1 go on, 0 nothing to do, -1 error.
+ * `what` is "write" or "writelines". */
+static int
+write_checks(ac_transport *t, const char *what)
+{
+    if (t->tr_eof) {
+        PyErr_Format(PyExc_RuntimeError, "Cannot call %s() after write_eof()",
+                     what);
+        return -1;
+    }
+    if (t->tr_empty_waiter != NULL) {
+        PyErr_Format(PyExc_RuntimeError,
+                     "unable to %s; sendfile is in progress", what);
+        return -1;
+    }
+    return 1;
+}
+
+/* A write on a lost connection: counted, and logged past a threshold. */
+static int
+write_after_lost(ac_transport *t)
+{
+    if (t->tr_conn_lost >= 5) {     /* constants.LOG_THRESHOLD_FOR_CONNLOST_WRITES */
+        ac_state *st = AC_STATE_OF(t);
+        PyObject *r = PyObject_CallMethod(st->logger, "warning", "s",
+                                          "socket.send() raised exception.");
+        if (r == NULL) {
+            return -1;
+        }
+        Py_DECREF(r);
+    }
+    t->tr_conn_lost++;
+    return 0;
+}
+
+/* Sends what it can of p[0:n] now (the buffer is empty), buffers the rest. */
+static int
+write_bytes(StreamObj *s, const char *p, Py_ssize_t n)
+{
+    ac_transport *t = &s->base;
+    if (s->wb_end == s->wb_start) {
+        ssize_t k = send(t->tr_fd, p, (size_t)n, MSG_NOSIGNAL);
+        if (k < 0) {
+            if (!would_block(errno)) {
+                PyErr_SetFromErrno(PyExc_OSError);
+                PyObject *exc = ac_err_take();
+                int rc = ac_transport_fatal_error(
+                    t, exc, "Fatal write error on socket transport");
+                Py_DECREF(exc);
+                return rc;
+            }
+            k = 0;
+        }
+        if (k == n) {
+            return 0;
+        }
+        p += k;
+        n -= k;
+        if (ac_transport_add_writer(t) < 0) {
+            return -1;
+        }
+    }
+    if (wb_append(s, p, n) < 0) {
+        return -1;
+    }
+    return ac_transport_maybe_pause(t);
+}
+
+static PyObject *
+Stream_write(PyObject *op, PyObject *data)
+{
+    ac_transport *t = AC_TR(op);
+    if (!PyBytes_Check(data) && !PyByteArray_Check(data) &&
+        !PyMemoryView_Check(data)) {
+        PyErr_Format(PyExc_TypeError,
+                     "data argument must be a bytes-like object, not '%.200s'",
+                     Py_TYPE(data)->tp_name);
+        return NULL;
+    }
+    if (write_checks(t, "write") < 0) {
+        return NULL;
+    }
+    Py_buffer view;
+    if (PyObject_GetBuffer(data, &view, PyBUF_SIMPLE) < 0) {
+        return NULL;
+    }
+    int rc = 0;
+    if (view.len > 0) {
+        rc = t->tr_conn_lost ? write_after_lost(t)
+                             : write_bytes(S(op), view.buf, view.len);
+    }
+    PyBuffer_Release(&view);
+    if (rc < 0) {
+        return NULL;
+    }
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+Stream_writelines(PyObject *op, PyObject *list_of_data)
+{
+    ac_transport *t = AC_TR(op);
+    StreamObj *s = S(op);
+    if (write_checks(t, "writelines") < 0) {
+        return NULL;
+    }
+    int nonempty = PyObject_IsTrue(list_of_data);
+    if (nonempty <= 0) {
+        return nonempty < 0 ? NULL : Py_NewRef(Py_None);
+    }
+    PyObject *seq = PySequence_Fast(list_of_data, "writelines() argument must be iterable");
+    if (seq == NULL) {
+        return NULL;
+    }
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
+    PyObject **items = PySequence_Fast_ITEMS(seq);
+    if (t->tr_conn_lost) {
+        int rc = write_after_lost(t);
+        Py_DECREF(seq);
+        return rc < 0 ? NULL : Py_NewRef(Py_None);
+    }
+    int was_empty = s->wb_end == s->wb_start;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        Py_buffer view;
+        if (PyObject_GetBuffer(items[i], &view, PyBUF_SIMPLE) < 0) {
+            Py_DECREF(seq);
+            return NULL;
+        }
+        int rc = wb_append(s, view.buf, view.len);
+        PyBuffer_Release(&view);
+        if (rc < 0) {
+            Py_DECREF(seq);
+            return NULL;
+        }
+    }
+    Py_DECREF(seq);
+    /* asyncio tries to write at once and watches the fd for the rest */
+    if (was_empty && stream_write_io(t) < 0) {
+        return NULL;
+    }
+    if (s->wb_end > s->wb_start && !t->tr_conn_lost &&
+        ac_transport_add_writer(t) < 0) {
+        return NULL;
+    }
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+Stream_write_eof(PyObject *op, PyObject *unused)
+{
+    ac_transport *t = AC_TR(op);
+    if (t->tr_closing || t->tr_eof) {
+        Py_RETURN_NONE;
+    }
+    t->tr_eof = 1;
+    if (t->tr_wsize == 0 && shutdown_write(t) < 0) {
+        return NULL;
+    }
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+Stream_can_write_eof(PyObject *op, PyObject *unused)
+{
+    Py_RETURN_TRUE;
+}
+
+static PyObject *
+Stream_make_empty_waiter(PyObject *op, PyObject *unused)
+{
+    ac_transport *t = AC_TR(op);
+    ac_state *st = AC_STATE_OF(op);
+    if (t->tr_empty_waiter != NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "Empty waiter is already set");
+        return NULL;
+    }
+    if (t->tr_loop == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "transport is closed");
+        return NULL;
+    }
+    PyObject *w = PyObject_CallMethodNoArgs(t->tr_loop, st->s_create_future);
+    if (w == NULL) {
+        return NULL;
+    }
+    t->tr_empty_waiter = Py_NewRef(w);
+    if (t->tr_wsize == 0) {
+        PyObject *r = PyObject_CallMethodOneArg(w, st->s_set_result, Py_None);
+        if (r == NULL) {
+            Py_DECREF(w);
+            return NULL;
+        }
+        Py_DECREF(r);
+    }
+    return w;
+}
+
+static PyObject *
+Stream_reset_empty_waiter(PyObject *op, PyObject *unused)
+{
+    Py_CLEAR(AC_TR(op)->tr_empty_waiter);
+    Py_RETURN_NONE;
+}
+
+/* ---------------------------------------------------------------------
+ * type */
+
+static int
+Stream_traverse(PyObject *op, visitproc visit, void *arg)
+{
+    return ac_transport_traverse(AC_TR(op), visit, arg);
+}
+
+static int
+Stream_clear(PyObject *op)
+{
+    ac_transport_clear(AC_TR(op));
+    return 0;
+}
+
+static void
+Stream_dealloc(PyObject *op)
+{
+    PyMem_Free(S(op)->wb);
+    S(op)->wb = NULL;
+    ac_transport_dealloc(op, Stream_clear);
+}
+
+static PyMethodDef Stream_methods[] = {
+    {"write", Stream_write, METH_O, NULL},
+    {"writelines", Stream_writelines, METH_O, NULL},
+    {"write_eof", Stream_write_eof, METH_NOARGS, NULL},
+    {"can_write_eof", Stream_can_write_eof, METH_NOARGS, NULL},
+    {"_make_empty_waiter", Stream_make_empty_waiter, METH_NOARGS, NULL},
+    {"_reset_empty_waiter", Stream_reset_empty_waiter, METH_NOARGS, NULL},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyType_Slot Stream_slots[] = {
+    {Py_tp_doc, "The transport of a TCP or Unix stream socket."},
+    {Py_tp_methods, Stream_methods},
+    {Py_tp_traverse, Stream_traverse},
+    {Py_tp_clear, Stream_clear},
+    {Py_tp_dealloc, Stream_dealloc},
+    {0, NULL},
+};
+
+static PyType_Spec Stream_spec = {
+    .name = "asyncio_c._core.SocketTransport",
+    .basicsize = sizeof(StreamObj),
+    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC |
+             Py_TPFLAGS_DISALLOW_INSTANTIATION,
+    .slots = Stream_slots,
+};
+
+/* _core._socket_transport(loop, sock, protocol, extra, server): the
+ * transport, set up; the caller schedules connection_made & co. */
+static PyObject *
+make_socket_transport(PyObject *mod, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 5) {
+        PyErr_SetString(PyExc_TypeError,
+                        "_socket_transport(loop, sock, protocol, extra, server)");
+        return NULL;
+    }
+    ac_state *st = PyModule_GetState(mod);
+    PyTypeObject *tp = st->SocketTransportType;
+    PyObject *self = tp->tp_alloc(tp, 0);
+    if (self == NULL) {
+        return NULL;
+    }
+    ac_transport *t = AC_TR(self);
+    t->tr_read_fn = stream_on_readable;
+    t->tr_write_fn = stream_on_writable;
+    t->tr_clear_buffer = wb_clear;
+    if (ac_transport_setup(t, args[0], args[1], args[2], args[3], args[4]) < 0) {
+        Py_CLEAR(t->tr_sock);   /* not ours to close, nor to warn about */
+        Py_DECREF(self);
+        return NULL;
+    }
+    return self;
+}
+
+static PyMethodDef stream_functions[] = {
+    {"_socket_transport", (PyCFunction)(void (*)(void))make_socket_transport,
+     METH_FASTCALL, NULL},
+    {NULL, NULL, 0, NULL},
+};
+
+int
+ac_stream_init(PyObject *mod, ac_state *st)
+{
+    PyObject *base = ac_import_attr("asyncio.transports", "Transport");
+    if (base == NULL) {
+        return -1;
+    }
+    st->SocketTransportType = ac_transport_type_new(mod, &Stream_spec, base);
+    Py_DECREF(base);
+    if (st->SocketTransportType == NULL) {
+        return -1;
+    }
+    return PyModule_AddFunctions(mod, stream_functions);
+}
