@@ -138,7 +138,20 @@ kwnames_of(const char *name)
     X(s_fileno)                           \
     X(s_warning)                          \
     X(s_debug)                            \
-    /* end transport*.c */
+    /* end transport*.c */               \
+    /* transport_dgram.c */               \
+    X(DatagramTransportType)              \
+    /* end transport_dgram.c */          \
+    /* transport_pipe.c */                \
+    X(ReadPipeTransportType)              \
+    X(WritePipeTransportType)             \
+    /* end transport_pipe.c */           \
+    /* server.c */                        \
+    X(server_placeholder_)                \
+    /* end server.c */                   \
+    /* sock.c */                          \
+    X(sock_placeholder_)                  \
+    /* end sock.c */
 
 static int
 module_traverse(PyObject *mod, visitproc visit, void *arg)
@@ -281,7 +294,9 @@ module_exec(PyObject *mod)
         ac_waitfor_init(mod, st) < 0) {
         return -1;
     }
-    if (ac_transport_init(mod, st) < 0 || ac_stream_init(mod, st) < 0) {
+    if (ac_transport_init(mod, st) < 0 || ac_stream_init(mod, st) < 0 ||
+        ac_dgram_init(mod, st) < 0 || ac_pipe_init(mod, st) < 0 ||
+        ac_server_init(mod, st) < 0 || ac_sock_init(mod, st) < 0) {
         return -1;
     }
     return 0;

@@ -130,6 +130,19 @@ typedef struct {
     PyObject *s_debug;
     char *read_buf;                   /* recv() scratch, AC_READ_BUF_SIZE bytes */
     /* end transport*.c */
+    /* transport_dgram.c */
+    PyTypeObject *DatagramTransportType;
+    /* end transport_dgram.c */
+    /* transport_pipe.c */
+    PyTypeObject *ReadPipeTransportType;
+    PyTypeObject *WritePipeTransportType;
+    /* end transport_pipe.c */
+    /* server.c */
+    PyObject *server_placeholder_;    /* replace with this file's fields */
+    /* end server.c */
+    /* sock.c */
+    PyObject *sock_placeholder_;      /* replace with this file's fields */
+    /* end sock.c */
 
     uint64_t task_name_counter;
 } ac_state;

@@ -911,18 +911,26 @@ ac_transport_init(PyObject *mod, ac_state *st)
         (st->logger = ac_import_attr("asyncio.log", "logger")) == NULL) {
         return -1;
     }
-    PyObject *base = ac_import_attr("asyncio.transports", "BaseTransport");
-    if (base == NULL) {
+    PyObject *base = ac_import_attr("asyncio.transports", "_FlowControlMixin");
+    PyObject *bt = ac_import_attr("asyncio.transports", "BaseTransport");
+    if (base == NULL || bt == NULL) {
+        Py_XDECREF(base);
+        Py_XDECREF(bt);
         return -1;
     }
-    /* our first field must be where Python put BaseTransport's _extra slot */
-    PyTypeObject *bt = (PyTypeObject *)base;
-    if (!PyType_Check(base) ||
-        bt->tp_basicsize != (Py_ssize_t)offsetof(ac_transport, tr_loop) ||
-        bt->tp_dictoffset != 0 || bt->tp_weaklistoffset != 0) {
+    /* BaseTransport's _extra slot must be our first field, the mixin's four
+     * slots the next four (Python lays __slots__ out after the base's) */
+    PyTypeObject *ft = (PyTypeObject *)base;
+    int ok = PyType_Check(base) && PyType_Check(bt) &&
+             ((PyTypeObject *)bt)->tp_basicsize ==
+                 (Py_ssize_t)offsetof(ac_transport, tr_fcm_slots) &&
+             ft->tp_basicsize == (Py_ssize_t)offsetof(ac_transport, tr_loop) &&
+             ft->tp_dictoffset == 0 && ft->tp_weaklistoffset == 0;
+    Py_DECREF(bt);
+    if (!ok) {
         Py_DECREF(base);
         PyErr_SetString(PyExc_ImportError,
-                        "asyncio.transports.BaseTransport has an unexpected "
+                        "asyncio.transports._FlowControlMixin has an unexpected "
                         "layout (its __slots__ changed?)");
         return -1;
     }

@@ -3,10 +3,11 @@
  * Every transport type is a C type whose bases are _core.TransportBase and
  * one of asyncio's transport classes (Transport, DatagramTransport,
  * ReadTransport, WriteTransport), so isinstance() checks against asyncio's
- * classes hold.  TransportBase's instances start with the layout of
- * asyncio.BaseTransport (the object header and its one __slots__ member,
- * _extra), so get_extra_info() and `_extra` are asyncio's own and read our
- * tr_extra field.
+ * classes hold.  TransportBase derives from asyncio.transports.
+ * _FlowControlMixin (asyncio's own code checks for it: loop.sendfile's
+ * fallback), so its instances start with that class's layout: the object
+ * header, BaseTransport's one __slots__ member (_extra: get_extra_info() is
+ * asyncio's own and reads our tr_extra field) and the mixin's four.
  *
  * TransportBase owns: the fields below, the loop's `_transports` entry and
  * the Server's _attach/_detach, reading on/off (pause_reading,
@@ -27,6 +28,10 @@ struct ac_transport {
     PyObject_HEAD
     PyObject *tr_extra;         /* asyncio.BaseTransport's _extra slot: the
                                    first field, at the offset Python gave it */
+    PyObject *tr_fcm_slots[4];  /* transports._FlowControlMixin's four
+                                   __slots__ (_loop, _high_water, ...): kept
+                                   NULL; TransportBase's own attributes of
+                                   those names shadow them */
     PyObject *tr_loop;          /* NULL once connection_lost has run */
     PyObject *tr_protocol;
     PyObject *tr_sock;          /* socket or pipe object; NULL once closed */
@@ -59,6 +64,11 @@ struct ac_transport {
 int ac_transport_init(PyObject *mod, ac_state *st);
 /* Each kind adds its type to the module (after ac_transport_init). */
 int ac_stream_init(PyObject *mod, ac_state *st);      /* transport_stream.c */
+int ac_dgram_init(PyObject *mod, ac_state *st);       /* transport_dgram.c */
+int ac_pipe_init(PyObject *mod, ac_state *st);        /* transport_pipe.c */
+/* Not transports, but on the same fd watchers: */
+int ac_server_init(PyObject *mod, ac_state *st);      /* server.c */
+int ac_sock_init(PyObject *mod, ac_state *st);        /* sock.c */
 
 /* recv() goes through one scratch buffer of this size in the module state
  * (asyncio's max_size), copied into a bytes object of the received size. */
