@@ -68,6 +68,10 @@ def make_loop(name):
             mro = type(loop).__mro__
             i = mro.index(core_loop)
             facts["core_loop_type"] = _qualname(core_loop)
+            mst = getattr(type(loop), "_make_socket_transport", None)
+            facts["c_transports"] = (
+                getattr(mst, "__module__", "") == "asyncio_c._loop"
+                and hasattr(asyncio_c._core, "SocketTransport"))
             facts["python_base"] = next(
                 (_qualname(c) for c in mro[i + 1:]
                  if c.__module__.startswith("asyncio.")), None)

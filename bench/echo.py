@@ -554,8 +554,11 @@ def _main(args, started):
         notes.append(f"NOTE: ASYNCIO_C_STANDIN is in effect: {REF}'s loop "
                      "is not the C extension's.")
     if f and f.get("c_loop"):
-        base = (f", the rest (transports, streams) inherited from "
-                f"{f['python_base']}" if f.get("python_base") else "")
+        tr = ("C transports (asyncio_c._core.SocketTransport), "
+              if f.get("c_transports") else "")
+        base = (f", {tr}the rest (streams, create_connection/create_server) "
+                f"inherited from {f['python_base']}"
+                if f.get("python_base") else "")
         notes.append(f"NOTE: {REF}'s loop is {f['loop_type']}: C core "
                      f"{f['core_loop_type']}{base}.")
     load, errors = _run.run_notes(notes, results, skipped, info, "figures")
