@@ -13,6 +13,7 @@ _ENSURE_FD = sys.version_info >= (3, 12)   # _make_*_transport check the fd
 _set_nodelay = base_events._set_nodelay
 _set_result_unless_cancelled = futures._set_result_unless_cancelled
 _socket_transport = _core._socket_transport
+_datagram_transport = _core._datagram_transport
 _core.SocketTransport._start_tls_compatible = True
 _core.SocketTransport._sendfile_compatible = constants._SendfileMode.TRY_NATIVE
 
@@ -39,6 +40,18 @@ def _new_socket_transport(loop, sock, protocol, waiter, extra, server):
     tr = _socket_transport(loop, sock, protocol, _socket_extra(sock, extra),
                            server)
     _set_nodelay(sock)
+    loop.call_soon(protocol.connection_made, tr)
+    # reading starts once connection_made() has run
+    loop.call_soon(tr._ac_start_reading)
+    if waiter is not None:
+        loop.call_soon(_set_result_unless_cancelled, waiter, None)
+    return tr
+
+
+def _new_datagram_transport(loop, sock, protocol, address, waiter, extra):
+    """_SelectorDatagramTransport.__init__'s steps, with our C transport."""
+    tr = _datagram_transport(loop, sock, protocol, address,
+                             _socket_extra(sock, extra))
     loop.call_soon(protocol.connection_made, tr)
     # reading starts once connection_made() has run
     loop.call_soon(tr._ac_start_reading)
@@ -85,6 +98,13 @@ class Loop(_core.Loop, asyncio.unix_events.SelectorEventLoop):
         if _ENSURE_FD:
             self._ensure_fd_no_transport(sock)
         return _new_socket_transport(self, sock, protocol, waiter, extra, server)
+
+    def _make_datagram_transport(self, sock, protocol,
+                                 address=None, waiter=None, extra=None):
+        if _ENSURE_FD:
+            self._ensure_fd_no_transport(sock)
+        return _new_datagram_transport(self, sock, protocol, address, waiter,
+                                       extra)
 
     def _make_ssl_transport(
             self, rawsock, protocol, sslcontext, waiter=None,

@@ -75,6 +75,21 @@
 #  define AC_SERVER_ATTACH_TAKES_TRANSPORT 0
 #endif
 
+/* The datagram transport (selector_events._SelectorDatagramTransport):
+ * 3.13+ count 8 bytes of header per queued datagram in the write buffer
+ * size, and send an empty datagram for sendto(b''), which earlier versions
+ * ignore. */
+#if PY_VERSION_HEX >= 0x030D0000
+#  define AC_DGRAM_HEADER_SIZE 8
+#else
+#  define AC_DGRAM_HEADER_SIZE 0
+#endif
+#if PY_VERSION_HEX >= 0x030D0000
+#  define AC_DGRAM_SENDS_EMPTY 1
+#else
+#  define AC_DGRAM_SENDS_EMPTY 0
+#endif
+
 /* The current exception as one object (NULL if none), cleared; and back. */
 static inline PyObject *
 ac_err_take(void)

@@ -141,6 +141,11 @@ kwnames_of(const char *name)
     /* end transport*.c */               \
     /* transport_dgram.c */               \
     X(DatagramTransportType)              \
+    X(s_datagram_received)                \
+    X(s_error_received)                   \
+    X(s_dg_sendto)                        \
+    X(s_dg_recvfrom)                      \
+    X(s_dg_peername)                      \
     /* end transport_dgram.c */          \
     /* transport_pipe.c */                \
     X(ReadPipeTransportType)              \

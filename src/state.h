@@ -132,6 +132,11 @@ typedef struct {
     /* end transport*.c */
     /* transport_dgram.c */
     PyTypeObject *DatagramTransportType;
+    PyObject *s_datagram_received;
+    PyObject *s_error_received;
+    PyObject *s_dg_sendto;
+    PyObject *s_dg_recvfrom;
+    PyObject *s_dg_peername;
     /* end transport_dgram.c */
     /* transport_pipe.c */
     PyTypeObject *ReadPipeTransportType;
