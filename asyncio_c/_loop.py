@@ -14,6 +14,8 @@ _set_nodelay = base_events._set_nodelay
 _set_result_unless_cancelled = futures._set_result_unless_cancelled
 _socket_transport = _core._socket_transport
 _datagram_transport = _core._datagram_transport
+_read_pipe_transport = _core._read_pipe_transport
+_write_pipe_transport = _core._write_pipe_transport
 _core.SocketTransport._start_tls_compatible = True
 _core.SocketTransport._sendfile_compatible = constants._SendfileMode.TRY_NATIVE
 
@@ -120,6 +122,28 @@ class Loop(_core.Loop, asyncio.unix_events.SelectorEventLoop):
             ssl_shutdown_timeout=ssl_shutdown_timeout)
         _new_socket_transport(self, rawsock, ssl_protocol, None, extra, server)
         return ssl_protocol._app_transport
+
+    def _make_read_pipe_transport(self, pipe, protocol, waiter=None,
+                                  extra=None):
+        # _UnixReadPipeTransport.__init__'s steps
+        tr = _read_pipe_transport(self, pipe, protocol, extra)
+        self.call_soon(protocol.connection_made, tr)
+        # only start reading when connection_made() has been called
+        self.call_soon(tr._ac_start_reading)
+        if waiter is not None:
+            self.call_soon(_set_result_unless_cancelled, waiter, None)
+        return tr
+
+    def _make_write_pipe_transport(self, pipe, protocol, waiter=None,
+                                   extra=None):
+        # _UnixWritePipeTransport.__init__'s steps; _ac_start_reading watches
+        # a fifo or socket for the other end closing
+        tr = _write_pipe_transport(self, pipe, protocol, extra)
+        self.call_soon(protocol.connection_made, tr)
+        self.call_soon(tr._ac_start_reading)
+        if waiter is not None:
+            self.call_soon(_set_result_unless_cancelled, waiter, None)
+        return tr
 
     def _ac_slow_callback(self, handle, dt):
         asyncio.log.logger.warning(
