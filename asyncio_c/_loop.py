@@ -20,6 +20,17 @@ _core.SocketTransport._start_tls_compatible = True
 _core.SocketTransport._sendfile_compatible = constants._SendfileMode.TRY_NATIVE
 
 
+def _start(loop, tr, protocol, waiter):
+    """The end of every transport's __init__ in asyncio: connection_made(),
+    then reading (only once connection_made() has run; for a write pipe,
+    watching a fifo or socket for the other end closing), then the waiter."""
+    loop.call_soon(protocol.connection_made, tr)
+    loop.call_soon(tr._ac_start_reading)
+    if waiter is not None:
+        loop.call_soon(_set_result_unless_cancelled, waiter, None)
+    return tr
+
+
 def _socket_extra(sock, extra):
     """The extra info _SelectorTransport.__init__ adds (into extra itself)."""
     if extra is None:
@@ -42,24 +53,15 @@ def _new_socket_transport(loop, sock, protocol, waiter, extra, server):
     tr = _socket_transport(loop, sock, protocol, _socket_extra(sock, extra),
                            server)
     _set_nodelay(sock)
-    loop.call_soon(protocol.connection_made, tr)
-    # reading starts once connection_made() has run
-    loop.call_soon(tr._ac_start_reading)
-    if waiter is not None:
-        loop.call_soon(_set_result_unless_cancelled, waiter, None)
-    return tr
+    return _start(loop, tr, protocol, waiter)
 
 
 def _new_datagram_transport(loop, sock, protocol, address, waiter, extra):
     """_SelectorDatagramTransport.__init__'s steps, with our C transport."""
     tr = _datagram_transport(loop, sock, protocol, address,
                              _socket_extra(sock, extra))
-    loop.call_soon(protocol.connection_made, tr)
-    # reading starts once connection_made() has run
-    loop.call_soon(tr._ac_start_reading)
-    if waiter is not None:
-        loop.call_soon(_set_result_unless_cancelled, waiter, None)
-    return tr
+    return _start(loop, tr, protocol, waiter)
+
 
 _Future = _core.Future
 _Task = _core.Task
@@ -86,8 +88,9 @@ class Loop(_core.Loop, asyncio.unix_events.SelectorEventLoop):
 
     Scheduling (call_soon/call_later/call_at, the ready queue, the timer
     heap), polling (epoll, add_reader/add_writer), one iteration of the loop,
-    create_future and create_task are C (_core.Loop).  The rest is asyncio's
-    own unix selector loop running on that core, until each part is native.
+    create_future and create_task are C (_core.Loop), and so are the
+    transports (stream, datagram, pipes) the _make_*_transport methods
+    make.  The rest is asyncio's own unix selector loop running on that core.
     """
 
     def close(self):
@@ -125,25 +128,13 @@ class Loop(_core.Loop, asyncio.unix_events.SelectorEventLoop):
 
     def _make_read_pipe_transport(self, pipe, protocol, waiter=None,
                                   extra=None):
-        # _UnixReadPipeTransport.__init__'s steps
-        tr = _read_pipe_transport(self, pipe, protocol, extra)
-        self.call_soon(protocol.connection_made, tr)
-        # only start reading when connection_made() has been called
-        self.call_soon(tr._ac_start_reading)
-        if waiter is not None:
-            self.call_soon(_set_result_unless_cancelled, waiter, None)
-        return tr
+        return _start(self, _read_pipe_transport(self, pipe, protocol, extra),
+                      protocol, waiter)
 
     def _make_write_pipe_transport(self, pipe, protocol, waiter=None,
                                    extra=None):
-        # _UnixWritePipeTransport.__init__'s steps; _ac_start_reading watches
-        # a fifo or socket for the other end closing
-        tr = _write_pipe_transport(self, pipe, protocol, extra)
-        self.call_soon(protocol.connection_made, tr)
-        self.call_soon(tr._ac_start_reading)
-        if waiter is not None:
-            self.call_soon(_set_result_unless_cancelled, waiter, None)
-        return tr
+        return _start(self, _write_pipe_transport(self, pipe, protocol, extra),
+                      protocol, waiter)
 
     def _ac_slow_callback(self, handle, dt):
         asyncio.log.logger.warning(

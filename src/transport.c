@@ -6,6 +6,7 @@
 #include "transport.h"
 
 #include <stddef.h>
+#include <string.h>
 
 static PyObject *
 tr_loop_call(ac_transport *t, PyObject *name, PyObject *a, PyObject *b)
@@ -238,6 +239,9 @@ ac_transport_force_close(ac_transport *t, PyObject *exc)
         if (t->tr_clear_buffer != NULL) {
             t->tr_clear_buffer(t);
         }
+        else {
+            ac_wbuf_clear(t);
+        }
         t->tr_wsize = 0;
         if (ac_transport_remove_writer(t) < 0) {
             return -1;
@@ -376,6 +380,69 @@ ac_transport_report_unexpected(ac_transport *t, const char *where)
     }
     Py_XDECREF(exc);
     return rc;
+}
+
+/* ---------------------------------------------------------------------
+ * the byte write buffer */
+
+int
+ac_wbuf_append(ac_transport *t, const char *p, Py_ssize_t n)
+{
+    ac_wbuf *b = &t->tr_wb;
+    if (b->start > 0 && b->end + n > b->cap) {
+        memmove(b->buf, b->buf + b->start, (size_t)(b->end - b->start));
+        b->end -= b->start;
+        b->start = 0;
+    }
+    if (n > PY_SSIZE_T_MAX - b->end) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    if (b->end + n > b->cap) {
+        Py_ssize_t cap = b->cap ? b->cap : 16 * 1024;
+        while (cap < b->end + n) {
+            if (cap > PY_SSIZE_T_MAX / 2) {
+                cap = b->end + n;
+                break;
+            }
+            cap *= 2;
+        }
+        char *nb = PyMem_Realloc(b->buf, (size_t)cap);
+        if (nb == NULL) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        b->buf = nb;
+        b->cap = cap;
+    }
+    memcpy(b->buf + b->end, p, (size_t)n);
+    b->end += n;
+    t->tr_wsize = b->end - b->start;
+    return 0;
+}
+
+void
+ac_wbuf_consume(ac_transport *t, Py_ssize_t n)
+{
+    ac_wbuf *b = &t->tr_wb;
+    b->start += n;
+    if (b->start >= b->end) {
+        b->start = b->end = 0;
+    }
+    t->tr_wsize = b->end - b->start;
+}
+
+void
+ac_wbuf_clear(ac_transport *t)
+{
+    ac_wbuf *b = &t->tr_wb;
+    b->start = b->end = 0;
+    if (b->cap > 256 * 1024) {      /* keep a small block for the next burst */
+        PyMem_Free(b->buf);
+        b->buf = NULL;
+        b->cap = 0;
+    }
+    t->tr_wsize = 0;
 }
 
 /* ---------------------------------------------------------------------
@@ -702,6 +769,7 @@ ac_transport_traverse(ac_transport *t, visitproc visit, void *arg)
     Py_VISIT(t->tr_server);
     Py_VISIT(t->tr_context);
     Py_VISIT(t->tr_empty_waiter);
+    Py_VISIT(t->tr_dict);
     return 0;
 }
 
@@ -715,6 +783,7 @@ ac_transport_clear(ac_transport *t)
     Py_CLEAR(t->tr_server);
     Py_CLEAR(t->tr_context);
     Py_CLEAR(t->tr_empty_waiter);
+    Py_CLEAR(t->tr_dict);
 }
 
 void
@@ -729,27 +798,29 @@ ac_transport_dealloc(PyObject *self, inquiry clear)
         PyObject_ClearWeakRefs(self);
     }
     (void)clear(self);
+    PyMem_Free(T(self)->tr_wb.buf);
+    T(self)->tr_wb.buf = NULL;
     tp->tp_free(self);
     Py_DECREF(tp);
 }
 
-static int
-TB_traverse(PyObject *op, visitproc visit, void *arg)
+int
+ac_transport_tp_traverse(PyObject *op, visitproc visit, void *arg)
 {
     return ac_transport_traverse(T(op), visit, arg);
 }
 
-static int
-TB_clear(PyObject *op)
+int
+ac_transport_tp_clear(PyObject *op)
 {
     ac_transport_clear(T(op));
     return 0;
 }
 
-static void
-TB_dealloc(PyObject *op)
+void
+ac_transport_tp_dealloc(PyObject *op)
 {
-    ac_transport_dealloc(op, TB_clear);
+    ac_transport_dealloc(op, ac_transport_tp_clear);
 }
 
 /* Attributes asyncio's code and tests read (`_sock`, `_protocol_paused`, ...). */
@@ -797,6 +868,7 @@ static PyGetSetDef TB_getset[] = {
     {"_eof", TB_get_eof, NULL, NULL, NULL},
     {"_high_water", TB_get_high, NULL, NULL, NULL},
     {"_low_water", TB_get_low, NULL, NULL, NULL},
+    {"__dict__", PyObject_GenericGetDict, PyObject_GenericSetDict, NULL, NULL},
     {NULL, NULL, NULL, NULL, NULL},
 };
 
@@ -808,6 +880,8 @@ static PyMemberDef TB_members[] = {
     {"_server", AC_T_OBJECT, offsetof(ac_transport, tr_server), AC_READONLY,
      NULL},
     {"__weaklistoffset__", T_PYSSIZET, offsetof(ac_transport, tr_weakreflist),
+     AC_READONLY, NULL},
+    {"__dictoffset__", T_PYSSIZET, offsetof(ac_transport, tr_dict),
      AC_READONLY, NULL},
     {NULL, 0, 0, 0, NULL},
 };
@@ -852,9 +926,9 @@ static PyType_Slot TB_slots[] = {
     {Py_tp_methods, TB_methods},
     {Py_tp_members, TB_members},
     {Py_tp_getset, TB_getset},
-    {Py_tp_traverse, TB_traverse},
-    {Py_tp_clear, TB_clear},
-    {Py_tp_dealloc, TB_dealloc},
+    {Py_tp_traverse, ac_transport_tp_traverse},
+    {Py_tp_clear, ac_transport_tp_clear},
+    {Py_tp_dealloc, ac_transport_tp_dealloc},
     {Py_tp_finalize, ac_transport_finalize},
     {0, NULL},
 };

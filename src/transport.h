@@ -24,6 +24,15 @@
 
 typedef struct ac_transport ac_transport;
 
+/* The byte write buffer of the stream and write-pipe transports: bytes
+ * [start, end) of buf, one contiguous PyMem block. */
+typedef struct {
+    char *buf;
+    Py_ssize_t start;
+    Py_ssize_t end;
+    Py_ssize_t cap;
+} ac_wbuf;
+
 struct ac_transport {
     PyObject_HEAD
     PyObject *tr_extra;         /* asyncio.BaseTransport's _extra slot: the
@@ -40,14 +49,20 @@ struct ac_transport {
                                    creation, as asyncio's reader Handle) */
     PyObject *tr_empty_waiter;  /* loop.sendfile's future, or NULL */
     PyObject *tr_weakreflist;
+    PyObject *tr_dict;          /* instance attributes (asyncio's transports
+                                   are plain Python objects: code and tests
+                                   set attributes and patch methods) */
+    ac_wbuf tr_wb;              /* stream and write pipe: what waits to be
+                                   written (the datagram kind has a queue) */
     ac_io_fn tr_read_fn;        /* what readiness to read calls (kind's) */
     ac_io_fn tr_write_fn;       /* what readiness to write calls */
     void (*tr_clear_buffer)(ac_transport *t);  /* drops what waits to be
-                                   written (_force_close); NULL: nothing */
+                                   written (_force_close); NULL: tr_wb's */
     Py_ssize_t tr_high;         /* write water marks */
     Py_ssize_t tr_low;
-    Py_ssize_t tr_wsize;        /* bytes waiting to be written (the kind
-                                   keeps it up to date) */
+    Py_ssize_t tr_wsize;        /* bytes waiting to be written (the
+                                   ac_wbuf_* functions keep it up to date;
+                                   a kind with its own queue does) */
     int tr_fd;
     int tr_conn_lost;           /* >0 once connection_lost is scheduled */
     char tr_closing;
@@ -117,6 +132,11 @@ int ac_transport_run_io(PyObject *self, int (*fn)(ac_transport *t));
  * KeyboardInterrupt (left set). */
 int ac_transport_report_unexpected(ac_transport *t, const char *where);
 
+/* tr_wb: append a copy of p[0:n]; drop the first n bytes; drop all. */
+int ac_wbuf_append(ac_transport *t, const char *p, Py_ssize_t n);
+void ac_wbuf_consume(ac_transport *t, Py_ssize_t n);
+void ac_wbuf_clear(ac_transport *t);
+
 /* _maybe_pause_protocol / _maybe_resume_protocol on tr_wsize. */
 int ac_transport_maybe_pause(ac_transport *t);
 int ac_transport_maybe_resume(ac_transport *t);
@@ -133,6 +153,12 @@ int ac_transport_traverse(ac_transport *t, visitproc visit, void *arg);
 void ac_transport_clear(ac_transport *t);
 /* Frees t (untrack, finalizer with the ResourceWarning, weakrefs, clear). */
 void ac_transport_dealloc(PyObject *self, inquiry clear);
+
+/* The slots of a kind with no object fields of its own (the spec of a GC
+ * type must name a traverse function). */
+int ac_transport_tp_traverse(PyObject *op, visitproc visit, void *arg);
+int ac_transport_tp_clear(PyObject *op);
+void ac_transport_tp_dealloc(PyObject *op);
 
 /* Default tp_finalize: "unclosed transport" ResourceWarning if the
  * socket is still open; closes it and detaches from the server. */

@@ -38,13 +38,6 @@
 
 typedef struct {
     ac_transport base;
-    char *wb;                   /* write pipe's buffer: [wb_start, wb_end) */
-    Py_ssize_t wb_start;
-    Py_ssize_t wb_end;
-    Py_ssize_t wb_cap;
-    PyObject *dict;             /* instance attributes (asyncio's pipe
-                                   transports are plain Python objects:
-                                   tests patch methods on them) */
     char lost;                  /* _call_connection_lost scheduled or run */
     char watch_peer;            /* write pipe on a fifo or socket: watch for
                                    the other end closing */
@@ -259,63 +252,6 @@ RPipe_close_meth(PyObject *op, PyObject *exc)
     Py_RETURN_NONE;
 }
 
-/* ---------------------------------------------------------------------
- * the write pipe's buffer */
-
-static inline void
-wb_sync(PipeObj *p)
-{
-    p->base.tr_wsize = p->wb_end - p->wb_start;
-}
-
-static void
-wb_clear(ac_transport *t)
-{
-    PipeObj *p = (PipeObj *)t;
-    p->wb_start = p->wb_end = 0;
-    if (p->wb_cap > 256 * 1024) {
-        PyMem_Free(p->wb);
-        p->wb = NULL;
-        p->wb_cap = 0;
-    }
-    wb_sync(p);
-}
-
-static int
-wb_append(PipeObj *p, const char *s, Py_ssize_t n)
-{
-    if (p->wb_start > 0 && p->wb_end + n > p->wb_cap) {
-        memmove(p->wb, p->wb + p->wb_start, (size_t)(p->wb_end - p->wb_start));
-        p->wb_end -= p->wb_start;
-        p->wb_start = 0;
-    }
-    if (n > PY_SSIZE_T_MAX - p->wb_end) {
-        PyErr_NoMemory();
-        return -1;
-    }
-    if (p->wb_end + n > p->wb_cap) {
-        Py_ssize_t cap = p->wb_cap ? p->wb_cap : 16 * 1024;
-        while (cap < p->wb_end + n) {
-            if (cap > PY_SSIZE_T_MAX / 2) {
-                cap = p->wb_end + n;
-                break;
-            }
-            cap *= 2;
-        }
-        char *nb = PyMem_Realloc(p->wb, (size_t)cap);
-        if (nb == NULL) {
-            PyErr_NoMemory();
-            return -1;
-        }
-        p->wb = nb;
-        p->wb_cap = cap;
-    }
-    memcpy(p->wb + p->wb_end, s, (size_t)n);
-    p->wb_end += n;
-    wb_sync(p);
-    return 0;
-}
-
 /* os.write(): bytes written, 0 if the pipe is full, -1 with an OSError. */
 static Py_ssize_t
 pipe_write(int fd, const char *s, Py_ssize_t n)
@@ -346,7 +282,7 @@ write_close(ac_transport *t, PyObject *exc)
     if (t->tr_wsize > 0 && ac_transport_remove_writer(t) < 0) {
         return -1;
     }
-    wb_clear(t);
+    ac_wbuf_clear(t);
     if (ac_transport_remove_reader(t) < 0) {
         return -1;
     }
@@ -379,25 +315,24 @@ static int
 write_io(ac_transport *t)
 {
     PipeObj *p = (PipeObj *)t;
-    if (p->wb_end == p->wb_start || p->lost) {
+    ac_wbuf *b = &t->tr_wb;
+    if (t->tr_wsize == 0 || p->lost) {
         return 0;
     }
-    Py_ssize_t n = pipe_write(t->tr_fd, p->wb + p->wb_start,
-                              p->wb_end - p->wb_start);
+    Py_ssize_t n = pipe_write(t->tr_fd, b->buf + b->start, b->end - b->start);
     if (n < 0) {
-        wb_clear(t);
+        ac_wbuf_clear(t);
         t->tr_conn_lost++;
         if (ac_transport_remove_writer(t) < 0 || write_failed(t) < 0) {
             return ac_transport_report_unexpected(t, "_write_ready");
         }
         return 0;
     }
-    if (n < p->wb_end - p->wb_start) {
-        p->wb_start += n;
-        wb_sync(p);
+    if (n < t->tr_wsize) {
+        ac_wbuf_consume(t, n);
         return 0;
     }
-    wb_clear(t);
+    ac_wbuf_clear(t);
     if (ac_transport_remove_writer(t) < 0) {
         return ac_transport_report_unexpected(t, "_write_ready");
     }
@@ -449,7 +384,6 @@ static PyObject *
 WPipe_write(PyObject *op, PyObject *data)
 {
     ac_transport *t = AC_TR(op);
-    PipeObj *p = P(op);
     if (!PyBytes_Check(data) && !PyByteArray_Check(data) &&
         !PyMemoryView_Check(data)) {
         PyObject *r = PyObject_Repr(data);
@@ -483,7 +417,7 @@ WPipe_write(PyObject *op, PyObject *data)
     }
     const char *s = view.buf;
     Py_ssize_t len = view.len;
-    if (p->wb_end == p->wb_start) {
+    if (t->tr_wsize == 0) {
         /* try to write it right away */
         Py_ssize_t n = pipe_write(t->tr_fd, s, len);
         if (n < 0) {
@@ -501,7 +435,7 @@ WPipe_write(PyObject *op, PyObject *data)
             goto done;
         }
     }
-    rc = wb_append(p, s, len);
+    rc = ac_wbuf_append(t, s, len);
     if (rc == 0) {
         rc = ac_transport_maybe_pause(t);
     }
@@ -739,10 +673,10 @@ Pipe_get_fileno(PyObject *op, void *c)
 static PyObject *
 WPipe_get_buffer(PyObject *op, void *c)
 {
-    PipeObj *p = P(op);
-    return PyByteArray_FromStringAndSize(p->wb_end > p->wb_start
-                                             ? p->wb + p->wb_start : "",
-                                         p->wb_end - p->wb_start);
+    ac_wbuf *b = &AC_TR(op)->tr_wb;
+    return PyByteArray_FromStringAndSize(b->end > b->start ? b->buf + b->start
+                                                           : "",
+                                         b->end - b->start);
 }
 
 /* A method of TransportBase that asyncio's pipe class does not have. */
@@ -768,34 +702,6 @@ WPipe_not_implemented(PyObject *op, PyObject *unused)
 /* ---------------------------------------------------------------------
  * types */
 
-static int
-Pipe_traverse(PyObject *op, visitproc visit, void *arg)
-{
-    Py_VISIT(P(op)->dict);
-    return ac_transport_traverse(AC_TR(op), visit, arg);
-}
-
-static int
-Pipe_clear(PyObject *op)
-{
-    Py_CLEAR(P(op)->dict);
-    ac_transport_clear(AC_TR(op));
-    return 0;
-}
-
-static PyMemberDef Pipe_members[] = {
-    {"__dictoffset__", T_PYSSIZET, offsetof(PipeObj, dict), AC_READONLY, NULL},
-    {NULL, 0, 0, 0, NULL},
-};
-
-static void
-Pipe_dealloc(PyObject *op)
-{
-    PyMem_Free(P(op)->wb);
-    P(op)->wb = NULL;
-    ac_transport_dealloc(op, Pipe_clear);
-}
-
 #define FASTKW (METH_FASTCALL | METH_KEYWORDS)
 
 static PyMethodDef RPipe_methods[] = {
@@ -809,7 +715,6 @@ static PyMethodDef RPipe_methods[] = {
 };
 
 static PyGetSetDef RPipe_getset[] = {
-    {"__dict__", PyObject_GenericGetDict, PyObject_GenericSetDict, NULL, NULL},
     {"_pipe", Pipe_get_pipe, Pipe_set_pipe, NULL, NULL},
     {"_fileno", Pipe_get_fileno, NULL, NULL, NULL},
     HIDE("abort"),
@@ -829,10 +734,9 @@ static PyType_Slot RPipe_slots[] = {
     {Py_tp_repr, RPipe_repr},
     {Py_tp_methods, RPipe_methods},
     {Py_tp_getset, RPipe_getset},
-    {Py_tp_members, Pipe_members},
-    {Py_tp_traverse, Pipe_traverse},
-    {Py_tp_clear, Pipe_clear},
-    {Py_tp_dealloc, Pipe_dealloc},
+    {Py_tp_traverse, ac_transport_tp_traverse},
+    {Py_tp_clear, ac_transport_tp_clear},
+    {Py_tp_dealloc, ac_transport_tp_dealloc},
     {0, NULL},
 };
 
@@ -864,7 +768,6 @@ static PyMethodDef WPipe_methods[] = {
 };
 
 static PyGetSetDef WPipe_getset[] = {
-    {"__dict__", PyObject_GenericGetDict, PyObject_GenericSetDict, NULL, NULL},
     {"_pipe", Pipe_get_pipe, Pipe_set_pipe, NULL, NULL},
     {"_fileno", Pipe_get_fileno, NULL, NULL, NULL},
     {"_buffer", WPipe_get_buffer, NULL, "a copy of what waits to be written",
@@ -880,10 +783,9 @@ static PyType_Slot WPipe_slots[] = {
     {Py_tp_repr, WPipe_repr},
     {Py_tp_methods, WPipe_methods},
     {Py_tp_getset, WPipe_getset},
-    {Py_tp_members, Pipe_members},
-    {Py_tp_traverse, Pipe_traverse},
-    {Py_tp_clear, Pipe_clear},
-    {Py_tp_dealloc, Pipe_dealloc},
+    {Py_tp_traverse, ac_transport_tp_traverse},
+    {Py_tp_clear, ac_transport_tp_clear},
+    {Py_tp_dealloc, ac_transport_tp_dealloc},
     {0, NULL},
 };
 
@@ -993,7 +895,6 @@ make_pipe_transport(PyObject *mod, PyObject *const *args, Py_ssize_t nargs,
     ac_transport *t = AC_TR(self);
     t->tr_read_fn = is_write ? peer_on_readable : read_on_readable;
     t->tr_write_fn = write_on_writable;
-    t->tr_clear_buffer = wb_clear;
     if (pipe_setup(P(self), args[0], args[1], args[2], args[3], is_write) < 0) {
         Py_DECREF(self);
         return NULL;

@@ -15,67 +15,6 @@
 #include <string.h>
 #include <sys/socket.h>
 
-typedef struct {
-    ac_transport base;
-    char *wb;                   /* write buffer: bytes [wb_start, wb_end) */
-    Py_ssize_t wb_start;
-    Py_ssize_t wb_end;
-    Py_ssize_t wb_cap;
-} StreamObj;
-
-#define S(o) ((StreamObj *)(o))
-
-/* Keeps the base's tr_wsize in step with the buffer. */
-static inline void
-wb_sync(StreamObj *s)
-{
-    s->base.tr_wsize = s->wb_end - s->wb_start;
-}
-
-static void
-wb_clear(ac_transport *t)
-{
-    StreamObj *s = (StreamObj *)t;
-    s->wb_start = s->wb_end = 0;
-    if (s->wb_cap > 256 * 1024) {
-        PyMem_Free(s->wb);
-        s->wb = NULL;
-        s->wb_cap = 0;
-    }
-    wb_sync(s);
-}
-
-static int
-wb_append(StreamObj *s, const char *p, Py_ssize_t n)
-{
-    if (s->wb_start > 0 && s->wb_end + n > s->wb_cap) {
-        memmove(s->wb, s->wb + s->wb_start, (size_t)(s->wb_end - s->wb_start));
-        s->wb_end -= s->wb_start;
-        s->wb_start = 0;
-    }
-    if (s->wb_end + n > s->wb_cap) {
-        Py_ssize_t cap = s->wb_cap ? s->wb_cap : 16 * 1024;
-        while (cap < s->wb_end + n) {
-            if (cap > PY_SSIZE_T_MAX / 2) {
-                PyErr_NoMemory();
-                return -1;
-            }
-            cap *= 2;
-        }
-        char *nb = PyMem_Realloc(s->wb, (size_t)cap);
-        if (nb == NULL) {
-            PyErr_NoMemory();
-            return -1;
-        }
-        s->wb = nb;
-        s->wb_cap = cap;
-    }
-    memcpy(s->wb + s->wb_end, p, (size_t)n);
-    s->wb_end += n;
-    wb_sync(s);
-    return 0;
-}
-
 static int
 would_block(int e)
 {
@@ -253,13 +192,13 @@ shutdown_write(ac_transport *t)
 static int
 stream_write_io(ac_transport *t)
 {
-    StreamObj *s = (StreamObj *)t;
+    ac_wbuf *b = &t->tr_wb;
     ac_state *st = AC_STATE_OF(t);
-    if (t->tr_conn_lost || s->wb_end == s->wb_start) {
+    if (t->tr_conn_lost || t->tr_wsize == 0) {
         return 0;
     }
-    ssize_t n = send(t->tr_fd, s->wb + s->wb_start,
-                     (size_t)(s->wb_end - s->wb_start), MSG_NOSIGNAL);
+    ssize_t n = send(t->tr_fd, b->buf + b->start, (size_t)(b->end - b->start),
+                     MSG_NOSIGNAL);
     if (n < 0) {
         if (would_block(errno)) {
             return 0;
@@ -268,7 +207,7 @@ stream_write_io(ac_transport *t)
         if (ac_transport_remove_writer(t) < 0) {
             return ac_transport_report_unexpected(t, "_write_ready");
         }
-        wb_clear(t);
+        ac_wbuf_clear(t);
         PyObject *exc = ac_err_take();
         int rc = ac_transport_fatal_error(t, exc,
                                           "Fatal write error on socket transport");
@@ -278,15 +217,11 @@ stream_write_io(ac_transport *t)
         Py_DECREF(exc);
         return rc;
     }
-    s->wb_start += n;
-    if (s->wb_start == s->wb_end) {
-        s->wb_start = s->wb_end = 0;
-    }
-    wb_sync(s);
+    ac_wbuf_consume(t, n);
     if (ac_transport_maybe_resume(t) < 0) {     /* may write more */
         return -1;
     }
-    if (s->wb_end > s->wb_start) {
+    if (t->tr_wsize > 0) {
         return 0;
     }
     if (ac_transport_remove_writer(t) < 0 ||
@@ -347,10 +282,9 @@ write_after_lost(ac_transport *t)
 
 /* Sends what it can of p[0:n] now (the buffer is empty), buffers the rest. */
 static int
-write_bytes(StreamObj *s, const char *p, Py_ssize_t n)
+write_bytes(ac_transport *t, const char *p, Py_ssize_t n)
 {
-    ac_transport *t = &s->base;
-    if (s->wb_end == s->wb_start) {
+    if (t->tr_wsize == 0) {
         ssize_t k = send(t->tr_fd, p, (size_t)n, MSG_NOSIGNAL);
         if (k < 0) {
             if (!would_block(errno)) {
@@ -372,7 +306,7 @@ write_bytes(StreamObj *s, const char *p, Py_ssize_t n)
             return -1;
         }
     }
-    if (wb_append(s, p, n) < 0) {
+    if (ac_wbuf_append(t, p, n) < 0) {
         return -1;
     }
     return ac_transport_maybe_pause(t);
@@ -399,7 +333,7 @@ Stream_write(PyObject *op, PyObject *data)
     int rc = 0;
     if (view.len > 0) {
         rc = t->tr_conn_lost ? write_after_lost(t)
-                             : write_bytes(S(op), view.buf, view.len);
+                             : write_bytes(t, view.buf, view.len);
     }
     PyBuffer_Release(&view);
     if (rc < 0) {
@@ -412,7 +346,6 @@ static PyObject *
 Stream_writelines(PyObject *op, PyObject *list_of_data)
 {
     ac_transport *t = AC_TR(op);
-    StreamObj *s = S(op);
     if (write_checks(t, "writelines") < 0) {
         return NULL;
     }
@@ -431,14 +364,14 @@ Stream_writelines(PyObject *op, PyObject *list_of_data)
         Py_DECREF(seq);
         return rc < 0 ? NULL : Py_NewRef(Py_None);
     }
-    int was_empty = s->wb_end == s->wb_start;
+    int was_empty = t->tr_wsize == 0;
     for (Py_ssize_t i = 0; i < n; i++) {
         Py_buffer view;
         if (PyObject_GetBuffer(items[i], &view, PyBUF_SIMPLE) < 0) {
             Py_DECREF(seq);
             return NULL;
         }
-        int rc = wb_append(s, view.buf, view.len);
+        int rc = ac_wbuf_append(t, view.buf, view.len);
         PyBuffer_Release(&view);
         if (rc < 0) {
             Py_DECREF(seq);
@@ -450,7 +383,7 @@ Stream_writelines(PyObject *op, PyObject *list_of_data)
     if (was_empty && stream_write_io(t) < 0) {
         return NULL;
     }
-    if (s->wb_end > s->wb_start && !t->tr_conn_lost &&
+    if (t->tr_wsize > 0 && !t->tr_conn_lost &&
         ac_transport_add_writer(t) < 0) {
         return NULL;
     }
@@ -516,27 +449,6 @@ Stream_reset_empty_waiter(PyObject *op, PyObject *unused)
 /* ---------------------------------------------------------------------
  * type */
 
-static int
-Stream_traverse(PyObject *op, visitproc visit, void *arg)
-{
-    return ac_transport_traverse(AC_TR(op), visit, arg);
-}
-
-static int
-Stream_clear(PyObject *op)
-{
-    ac_transport_clear(AC_TR(op));
-    return 0;
-}
-
-static void
-Stream_dealloc(PyObject *op)
-{
-    PyMem_Free(S(op)->wb);
-    S(op)->wb = NULL;
-    ac_transport_dealloc(op, Stream_clear);
-}
-
 static PyMethodDef Stream_methods[] = {
     {"write", Stream_write, METH_O, NULL},
     {"writelines", Stream_writelines, METH_O, NULL},
@@ -550,15 +462,15 @@ static PyMethodDef Stream_methods[] = {
 static PyType_Slot Stream_slots[] = {
     {Py_tp_doc, "The transport of a TCP or Unix stream socket."},
     {Py_tp_methods, Stream_methods},
-    {Py_tp_traverse, Stream_traverse},
-    {Py_tp_clear, Stream_clear},
-    {Py_tp_dealloc, Stream_dealloc},
+    {Py_tp_traverse, ac_transport_tp_traverse},
+    {Py_tp_clear, ac_transport_tp_clear},
+    {Py_tp_dealloc, ac_transport_tp_dealloc},
     {0, NULL},
 };
 
 static PyType_Spec Stream_spec = {
     .name = "asyncio_c._core.SocketTransport",
-    .basicsize = sizeof(StreamObj),
+    .basicsize = sizeof(ac_transport),
     .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC |
              Py_TPFLAGS_DISALLOW_INSTANTIATION,
     .slots = Stream_slots,
@@ -583,7 +495,6 @@ make_socket_transport(PyObject *mod, PyObject *const *args, Py_ssize_t nargs)
     ac_transport *t = AC_TR(self);
     t->tr_read_fn = stream_on_readable;
     t->tr_write_fn = stream_on_writable;
-    t->tr_clear_buffer = wb_clear;
     if (ac_transport_setup(t, args[0], args[1], args[2], args[3], args[4]) < 0) {
         Py_CLEAR(t->tr_sock);   /* not ours to close, nor to warn about */
         Py_DECREF(self);
