@@ -75,6 +75,13 @@ class Loop(_core.Loop, asyncio.unix_events.SelectorEventLoop):
     own unix selector loop running on that core, until each part is native.
     """
 
+    def __init__(self, selector=None):
+        # The C core polls its own epoll: asyncio's __init__ gets, in place
+        # of a selectors selector it would open and never use, a read-only
+        # view of the C watch table (loop._selector; asyncio's close() drops
+        # it).  A selector passed in is accepted and ignored, as before.
+        super().__init__(_core._selector_view(self))
+
     def close(self):
         super().close()
         self._ac_close()
@@ -102,7 +109,8 @@ class Loop(_core.Loop, asyncio.unix_events.SelectorEventLoop):
         return ssl_protocol._app_transport
 
     def _ac_slow_callback(self, handle, dt):
-        asyncio.log.logger.warning(
+        # through the name base_events.logger, looked up now, as asyncio logs it
+        base_events.logger.warning(
             'Executing %s took %.3f seconds', _handles.format_handle(handle), dt)
 
 

@@ -151,7 +151,12 @@ kwnames_of(const char *name)
     /* end server.c */                   \
     /* sock.c */                          \
     X(sock_placeholder_)                  \
-    /* end sock.c */
+    /* end sock.c */                     \
+    /* selector_view.c */                 \
+    X(SelectorViewType)                   \
+    X(SelectorMappingType)                \
+    X(SelectorKey)                        \
+    /* end selector_view.c */
 
 static int
 module_traverse(PyObject *mod, visitproc visit, void *arg)
@@ -299,6 +304,11 @@ module_exec(PyObject *mod)
         ac_server_init(mod, st) < 0 || ac_sock_init(mod, st) < 0) {
         return -1;
     }
+    /* selector_view.c */
+    if (ac_selector_view_init(mod, st) < 0) {
+        return -1;
+    }
+    /* end selector_view.c */
     return 0;
 }
 
