@@ -4,6 +4,7 @@ The loop is Loop: the C core in _core.Loop under asyncio's unix selector
 loop (see its docstring and docs/architecture.md).
 """
 import asyncio
+import socket
 import sys
 from asyncio import base_events, constants, futures, sslproto, trsock
 
@@ -107,6 +108,49 @@ class Loop(_core.Loop, asyncio.unix_events.SelectorEventLoop):
             ssl_shutdown_timeout=ssl_shutdown_timeout)
         _new_socket_transport(self, rawsock, ssl_protocol, None, extra, server)
         return ssl_protocol._app_transport
+
+    # sock_*: asyncio's coroutine methods; the work is C (src/sock.c): each
+    # _core function tries the call at once and returns a future, done
+    # already or completed from a C watch on the fd.
+    async def sock_recv(self, sock, n):
+        """Receive up to n bytes from the non-blocking socket sock."""
+        return await _core._sock_recv(self, sock, n)
+
+    async def sock_recv_into(self, sock, buf):
+        """Receive into the writable buffer buf; the number of bytes."""
+        return await _core._sock_recv_into(self, sock, buf)
+
+    async def sock_recvfrom(self, sock, bufsize):
+        """Receive a datagram of up to bufsize bytes: (data, address)."""
+        return await _core._sock_recvfrom(self, sock, bufsize)
+
+    async def sock_recvfrom_into(self, sock, buf, nbytes=0):
+        """Receive a datagram into buf: (number of bytes, address)."""
+        return await _core._sock_recvfrom_into(self, sock, buf, nbytes)
+
+    async def sock_sendall(self, sock, data):
+        """Send all of data on the connected socket sock."""
+        return await _core._sock_sendall(self, sock, data)
+
+    async def sock_sendto(self, sock, data, address):
+        """Send the datagram data to address; the number of bytes sent."""
+        return await _core._sock_sendto(self, sock, data, address)
+
+    async def sock_connect(self, sock, address):
+        """Connect sock to address (resolved first for an IP socket)."""
+        _core._sock_check(self, sock)
+        family = sock.family
+        if family == socket.AF_INET or (
+                base_events._HAS_IPv6 and family == socket.AF_INET6):
+            resolved = await self._ensure_resolved(
+                address, family=family, type=sock.type, proto=sock.proto,
+                loop=self)
+            _, _, _, _, address = resolved[0]
+        return await _core._sock_connect(self, sock, address)
+
+    async def sock_accept(self, sock):
+        """Accept a connection on the listening socket: (conn, address)."""
+        return await _core._sock_accept(self, sock)
 
     def _ac_slow_callback(self, handle, dt):
         # through the name base_events.logger, looked up now, as asyncio logs it

@@ -150,7 +150,19 @@ kwnames_of(const char *name)
     X(server_placeholder_)                \
     /* end server.c */                   \
     /* sock.c */                          \
-    X(sock_placeholder_)                  \
+    X(SockOpType)                         \
+    X(check_ssl_socket)                   \
+    X(s_recv)                             \
+    X(s_recv_into)                        \
+    X(s_recvfrom)                         \
+    X(s_recvfrom_into)                    \
+    X(s_send)                             \
+    X(s_sendto)                           \
+    X(s_accept)                           \
+    X(s_connect)                          \
+    X(s_setblocking)                      \
+    X(s_gettimeout)                       \
+    X(s_ensure_fd_no_transport)           \
     /* end sock.c */                     \
     /* selector_view.c */                 \
     X(SelectorViewType)                   \

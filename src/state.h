@@ -141,7 +141,19 @@ typedef struct {
     PyObject *server_placeholder_;    /* replace with this file's fields */
     /* end server.c */
     /* sock.c */
-    PyObject *sock_placeholder_;      /* replace with this file's fields */
+    PyTypeObject *SockOpType;         /* a pending sock_* operation */
+    PyObject *check_ssl_socket;       /* base_events._check_ssl_socket */
+    PyObject *s_recv;
+    PyObject *s_recv_into;
+    PyObject *s_recvfrom;
+    PyObject *s_recvfrom_into;
+    PyObject *s_send;
+    PyObject *s_sendto;
+    PyObject *s_accept;
+    PyObject *s_connect;
+    PyObject *s_setblocking;
+    PyObject *s_gettimeout;
+    PyObject *s_ensure_fd_no_transport;
     /* end sock.c */
     /* selector_view.c */
     PyTypeObject *SelectorViewType;   /* loop._selector */
