@@ -4,6 +4,7 @@ The loop is Loop: the C core in _core.Loop under asyncio's unix selector
 loop (see its docstring and docs/architecture.md).
 """
 import asyncio
+import socket
 import sys
 from asyncio import base_events, constants, futures, sslproto, trsock
 
@@ -93,6 +94,13 @@ class Loop(_core.Loop, asyncio.unix_events.SelectorEventLoop):
     make.  The rest is asyncio's own unix selector loop running on that core.
     """
 
+    def __init__(self, selector=None):
+        # The C core polls its own epoll: asyncio's __init__ gets, in place
+        # of a selectors selector it would open and never use, a read-only
+        # view of the C watch table (loop._selector; asyncio's close() drops
+        # it).  A selector passed in is accepted and ignored, as before.
+        super().__init__(_core._selector_view(self))
+
     def close(self):
         super().close()
         self._ac_close()
@@ -136,8 +144,52 @@ class Loop(_core.Loop, asyncio.unix_events.SelectorEventLoop):
         return _start(self, _write_pipe_transport(self, pipe, protocol, extra),
                       protocol, waiter)
 
+    # sock_*: asyncio's coroutine methods; the work is C (src/sock.c): each
+    # _core function tries the call at once and returns a future, done
+    # already or completed from a C watch on the fd.
+    async def sock_recv(self, sock, n):
+        """Receive up to n bytes from the non-blocking socket sock."""
+        return await _core._sock_recv(self, sock, n)
+
+    async def sock_recv_into(self, sock, buf):
+        """Receive into the writable buffer buf; the number of bytes."""
+        return await _core._sock_recv_into(self, sock, buf)
+
+    async def sock_recvfrom(self, sock, bufsize):
+        """Receive a datagram of up to bufsize bytes: (data, address)."""
+        return await _core._sock_recvfrom(self, sock, bufsize)
+
+    async def sock_recvfrom_into(self, sock, buf, nbytes=0):
+        """Receive a datagram into buf: (number of bytes, address)."""
+        return await _core._sock_recvfrom_into(self, sock, buf, nbytes)
+
+    async def sock_sendall(self, sock, data):
+        """Send all of data on the connected socket sock."""
+        return await _core._sock_sendall(self, sock, data)
+
+    async def sock_sendto(self, sock, data, address):
+        """Send the datagram data to address; the number of bytes sent."""
+        return await _core._sock_sendto(self, sock, data, address)
+
+    async def sock_connect(self, sock, address):
+        """Connect sock to address (resolved first for an IP socket)."""
+        _core._sock_check(self, sock)
+        family = sock.family
+        if family == socket.AF_INET or (
+                base_events._HAS_IPv6 and family == socket.AF_INET6):
+            resolved = await self._ensure_resolved(
+                address, family=family, type=sock.type, proto=sock.proto,
+                loop=self)
+            _, _, _, _, address = resolved[0]
+        return await _core._sock_connect(self, sock, address)
+
+    async def sock_accept(self, sock):
+        """Accept a connection on the listening socket: (conn, address)."""
+        return await _core._sock_accept(self, sock)
+
     def _ac_slow_callback(self, handle, dt):
-        asyncio.log.logger.warning(
+        # through the name base_events.logger, looked up now, as asyncio logs it
+        base_events.logger.warning(
             'Executing %s took %.3f seconds', _handles.format_handle(handle), dt)
 
 

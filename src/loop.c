@@ -433,6 +433,53 @@ Loop_is_closed(PyObject *op, PyObject *unused)
 /* ---------------------------------------------------------------------
  * readers and writers */
 
+/* The fd of a reader/writer argument, as asyncio's selector finds it
+ * (selectors._fileobj_to_fd): an int is the fd, anything else gives
+ * int(obj.fileno()); ValueError("Invalid file object: ...") when that
+ * raises AttributeError, TypeError or ValueError, ValueError("Invalid file
+ * descriptor: ...") for a negative fd.  -1 with an exception. */
+int
+ac_fileobj_to_fd(ac_state *st, PyObject *obj)
+{
+    PyObject *num;
+    if (PyLong_Check(obj)) {
+        num = Py_NewRef(obj);
+    }
+    else {
+        PyObject *f = PyObject_CallMethodNoArgs(obj, st->s_fileno);
+        num = f == NULL ? NULL : PyNumber_Long(f);
+        Py_XDECREF(f);
+        if (num == NULL) {
+            if (PyErr_ExceptionMatches(PyExc_AttributeError) ||
+                PyErr_ExceptionMatches(PyExc_TypeError) ||
+                PyErr_ExceptionMatches(PyExc_ValueError)) {
+                PyErr_Clear();
+                PyErr_Format(PyExc_ValueError, "Invalid file object: %R",
+                             obj);
+            }
+            return -1;
+        }
+    }
+    int overflow;
+    long fd = PyLong_AsLongAndOverflow(num, &overflow);
+    if (fd == -1 && PyErr_Occurred()) {
+        Py_DECREF(num);
+        return -1;
+    }
+    if (overflow < 0 || fd < 0) {
+        PyErr_Format(PyExc_ValueError, "Invalid file descriptor: %S", num);
+        Py_DECREF(num);
+        return -1;
+    }
+    Py_DECREF(num);
+    if (overflow > 0 || fd > INT_MAX) {
+        PyErr_SetString(PyExc_OverflowError,
+                        "file descriptor is greater than maximum");
+        return -1;
+    }
+    return (int)fd;
+}
+
 static int
 watch_reserve(LoopObj *self, int fd)
 {
@@ -507,7 +554,7 @@ loop_add_watch(PyObject *op, PyObject *const *args, Py_ssize_t nargs,
     if (check_closed(self) < 0) {
         return NULL;
     }
-    int fd = PyObject_AsFileDescriptor(args[0]);
+    int fd = ac_fileobj_to_fd(st, args[0]);
     if (fd < 0) {
         return NULL;
     }
@@ -596,7 +643,7 @@ loop_remove_watch_meth(PyObject *op, PyObject *fdobj, unsigned which)
     if (L(op)->loop_closed) {
         Py_RETURN_FALSE;
     }
-    int fd = PyObject_AsFileDescriptor(fdobj);
+    int fd = ac_fileobj_to_fd(AC_STATE_OF(op), fdobj);
     if (fd < 0) {
         return NULL;
     }

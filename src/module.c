@@ -155,8 +155,25 @@ kwnames_of(const char *name)
     X(server_placeholder_)                \
     /* end server.c */                   \
     /* sock.c */                          \
-    X(sock_placeholder_)                  \
-    /* end sock.c */
+    X(SockOpType)                         \
+    X(check_ssl_socket)                   \
+    X(s_recv)                             \
+    X(s_recv_into)                        \
+    X(s_recvfrom)                         \
+    X(s_recvfrom_into)                    \
+    X(s_send)                             \
+    X(s_sendto)                           \
+    X(s_accept)                           \
+    X(s_connect)                          \
+    X(s_setblocking)                      \
+    X(s_gettimeout)                       \
+    X(s_ensure_fd_no_transport)           \
+    /* end sock.c */                     \
+    /* selector_view.c */                 \
+    X(SelectorViewType)                   \
+    X(SelectorMappingType)                \
+    X(SelectorKey)                        \
+    /* end selector_view.c */
 
 static int
 module_traverse(PyObject *mod, visitproc visit, void *arg)
@@ -304,6 +321,11 @@ module_exec(PyObject *mod)
         ac_server_init(mod, st) < 0 || ac_sock_init(mod, st) < 0) {
         return -1;
     }
+    /* selector_view.c */
+    if (ac_selector_view_init(mod, st) < 0) {
+        return -1;
+    }
+    /* end selector_view.c */
     return 0;
 }
 

@@ -146,8 +146,25 @@ typedef struct {
     PyObject *server_placeholder_;    /* replace with this file's fields */
     /* end server.c */
     /* sock.c */
-    PyObject *sock_placeholder_;      /* replace with this file's fields */
+    PyTypeObject *SockOpType;         /* a pending sock_* operation */
+    PyObject *check_ssl_socket;       /* base_events._check_ssl_socket */
+    PyObject *s_recv;
+    PyObject *s_recv_into;
+    PyObject *s_recvfrom;
+    PyObject *s_recvfrom_into;
+    PyObject *s_send;
+    PyObject *s_sendto;
+    PyObject *s_accept;
+    PyObject *s_connect;
+    PyObject *s_setblocking;
+    PyObject *s_gettimeout;
+    PyObject *s_ensure_fd_no_transport;
     /* end sock.c */
+    /* selector_view.c */
+    PyTypeObject *SelectorViewType;   /* loop._selector */
+    PyTypeObject *SelectorMappingType;/* its get_map() */
+    PyObject *SelectorKey;            /* selectors.SelectorKey */
+    /* end selector_view.c */
 
     uint64_t task_name_counter;
 } ac_state;
@@ -368,6 +385,10 @@ int ac_loop_io_start(PyObject *loop, int fd, unsigned which, ac_io_fn fn,
 /* Stop that watch; an event already queued for it is dropped.  1 if there
  * was one, 0 if not (or the loop is closed), -1 with an exception. */
 int ac_loop_io_stop(PyObject *loop, int fd, unsigned which);
+/* selectors._fileobj_to_fd: an int, or int(obj.fileno()); ValueError
+ * ("Invalid file object" / "Invalid file descriptor") as asyncio's selector
+ * raises.  The fd, or -1 with an exception. */
+int ac_fileobj_to_fd(ac_state *st, PyObject *obj);
 /* Whether fd has a watch (Handle or C) for which. */
 int ac_loop_io_watched(PyObject *loop, int fd, unsigned which);
 
@@ -412,5 +433,7 @@ int ac_shield_init(PyObject *mod, ac_state *st);   /* shield.c */
 int ac_sleep_init(PyObject *mod, ac_state *st);    /* sleep.c */
 int ac_wait_init(PyObject *mod, ac_state *st);     /* wait.c */
 int ac_waitfor_init(PyObject *mod, ac_state *st);  /* waitfor.c */
+/* selector_view.c: _core._selector_view(loop), loop._selector's type */
+int ac_selector_view_init(PyObject *mod, ac_state *st);
 
 #endif /* AC_STATE_H */

@@ -152,7 +152,7 @@ ac_transport_setup(ac_transport *t, PyObject *loop, PyObject *sock,
                         "a C transport needs an asyncio_c loop");
         return -1;
     }
-    int fd = PyObject_AsFileDescriptor(sock);
+    int fd = ac_fileobj_to_fd(st, sock);
     if (fd < 0) {
         return -1;
     }

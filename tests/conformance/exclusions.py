@@ -58,13 +58,6 @@ EXCLUSIONS = {
 # Every loop-layer test fails unless it made an event loop and every loop it made is ours, so
 # tests that make no loop at all must be listed here ("not about asyncio_c: ...").
 
-# (the reason shared by several GAP #5 entries below)
-_GAP5_FD = (
-    "GAP #5: fd conversion of the loop's _add_reader/_remove_reader: transport.close() calls "
-    "loop._remove_reader(fd) with fd = the mocked socket's fileno(), a MagicMock; asyncio "
-    "converts it with int(fd.fileno()) (1, not registered: returns False), asyncio_c's C "
-    "_remove_reader raises TypeError('fileno() returned a non-integer')")
-
 LOOP_EXCLUSIONS = {
     # -- test_events: classes ------------------------------------------------------------------
     "test_events.SelectEventLoopTests": (
@@ -170,50 +163,6 @@ LOOP_EXCLUSIONS = {
         "test_sendfile and test_unix_events.SelectorEventLoopUnixSockSendfileTests run"),
     "test_base_events.TestSelectorUtils": (
         "not about the loop: base_events._set_nodelay on a socket; no loop"),
-
-    # -- GAP #5: pass on asyncio's own loop, fail on ours (the work list of the C transports) ---
-    # The fd argument of the loop's _add_reader/_remove_reader (the C core's, which asyncio's
-    # transports and servers call): asyncio's selector converts a non-int like
-    # selectors._fileobj_to_fd, int(obj.fileno()), and raises ValueError("Invalid file object")
-    # if int() refuses it; asyncio_c's C methods take PyObject_AsFileDescriptor and raise
-    # TypeError("fileno() returned a non-integer") as soon as fileno() returns a non-int.
-    # These tests mock asyncio.base_events.socket, so a transport's fd is the MagicMock
-    # sock.fileno() returns (int(MagicMock) == 1).
-    "test_base_events.BaseEventLoopWithSelectorTests.test_create_connection_ip_addr":
-        Exclude(_GAP5_FD, impls=("ours",)),
-    "test_base_events.BaseEventLoopWithSelectorTests.test_create_connection_no_inet_pton":
-        Exclude(_GAP5_FD, impls=("ours",)),
-    "test_base_events.BaseEventLoopWithSelectorTests.test_create_connection_ipv6_scope":
-        Exclude(_GAP5_FD, impls=("ours",)),
-    "test_base_events.BaseEventLoopWithSelectorTests.test_create_connection_service_name":
-        Exclude(_GAP5_FD, impls=("ours",)),
-    "test_base_events.BaseEventLoopWithSelectorTests.test_create_datagram_endpoint_ip_addr":
-        Exclude(_GAP5_FD.replace("transport.close()", "the datagram transport's close()"),
-                impls=("ours",)),
-    "test_base_events.BaseEventLoopWithSelectorTests.test_create_server_soreuseport_only_defined":
-        Exclude(
-            "GAP #5: fd conversion of the loop's _add_reader: create_server's _start_serving "
-            "calls loop._add_reader(sock.fileno(), ...) with the mocked socket's fileno(), a "
-            "Mock that int() refuses; the test expects asyncio's ValueError('Invalid file "
-            "object: ...') from the selector, asyncio_c's C _add_reader raises "
-            "TypeError('fileno() returned a non-integer')", impls=("ours",)),
-    # loop._selector: asyncio_c's loop registers readers/writers in its C epoll poller; the
-    # selector object asyncio's __init__ leaves in loop._selector is never used.
-    "test_unix_events.SelectorEventLoopUnixSockSendfileTests.test_sock_sendfile_blocking_error":
-        Exclude(
-            "GAP #5: loop._selector does not reflect the loop's readers/writers: after "
-            "sock_sendfile() hits BlockingIOError the test reads "
-            "loop._selector.get_key(sock).data to find the writer callback asyncio registered "
-            "and cancel its future; asyncio_c's writers live in the C epoll poller and "
-            "loop._selector is an empty, unused selector (KeyError: not registered)",
-            impls=("ours",)),
-    # The slow-callback warning (loop core, asyncio_c/_loop.py Loop._ac_slow_callback).
-    "test_base_events.BaseEventLoopWithSelectorTests.test_log_slow_callbacks": Exclude(
-        "GAP #5: the debug-mode slow-callback warning ('Executing %s took %.3f seconds') is "
-        "logged through asyncio.log.logger; asyncio logs it through the name "
-        "asyncio.base_events.logger, which the test replaces with "
-        "mock.patch('asyncio.base_events.logger'): the mock sees no warning() call "
-        "(the warning goes to the real 'asyncio' logger)", impls=("ours",)),
 }
 
 # CPython test_asyncio modules about sockets/transports that are not in the loop layer at all
