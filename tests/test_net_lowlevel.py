@@ -17,7 +17,7 @@ import ssl
 import pytest
 
 from _loop_helpers import PY, lenv, limpl  # noqa: F401
-from _net_helpers import (HAS_IPV6, RecProto, certs, client_ctx, needs_ipv6,  # noqa: F401
+from _net_helpers import (RecProto, certs, client_ctx, needs_ipv6,  # noqa: F401
                           open_pair, raw_pair, server_ctx, sockdir, turns, unix_path, until)
 
 KINDS = ["tcp", "unix"]

@@ -23,7 +23,7 @@ import warnings
 import pytest
 
 from _loop_helpers import PY, collect, lenv, limpl  # noqa: F401
-from _net_helpers import (HAS_IPV6, EchoProto, RecBufProto, RecProto, certs,  # noqa: F401
+from _net_helpers import (EchoProto, RecBufProto, RecProto, certs,  # noqa: F401
                           client_ctx, needs_ipv6, open_pair, raw_pair, server_ctx, sockdir,
                           turns, unix_path, until)
 
@@ -926,6 +926,32 @@ def test_connection_lost_raising_is_reported(lenv, kind, sockdir):
         assert errors[0]["exception"] is err
         assert errors[0]["message"].startswith("Exception in callback ")
         assert await p.spr.lost is None         # the socket was closed
+        await p.aclose()
+
+    lenv.run(main())
+
+
+def test_connection_made_raising(lenv, kind, sockdir):
+    """asyncio calls connection_made from a callback of its own: its exception goes to the
+    loop's exception handler (the message names the callback, so only its start is
+    pinned), create_connection still succeeds, and the connection works."""
+    err = UnicodeError("made")
+
+    class P(RecProto):
+        def connection_made(self, transport):
+            super().connection_made(transport)
+            raise err
+
+    async def main():
+        p = await open_pair(kind, sockdir, client=P)
+        errors = lenv.take_errors()
+        assert len(errors) == 1
+        assert errors[0]["exception"] is err
+        assert errors[0]["message"].startswith("Exception in callback ")
+        assert p.ctr.get_protocol() is p.cpr and not p.ctr.is_closing()
+        p.str.write(b"works")
+        assert await p.cpr.wait_bytes(5) == b"works"
+        assert p.cpr.log == ["made", "data"]
         await p.aclose()
 
     lenv.run(main())
