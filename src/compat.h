@@ -90,6 +90,14 @@
 #  define AC_DGRAM_SENDS_EMPTY 0
 #endif
 
+/* The socket transport's writelines(): 3.11 inherits WriteTransport's
+ * write(b"".join(...)); 3.12+ buffers the items and writes at once. */
+#if PY_VERSION_HEX >= 0x030C0000
+#  define AC_WRITELINES_JOINS 0
+#else
+#  define AC_WRITELINES_JOINS 1
+#endif
+
 /* The current exception as one object (NULL if none), cleared; and back. */
 static inline PyObject *
 ac_err_take(void)

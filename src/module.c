@@ -121,6 +121,8 @@ kwnames_of(const char *name)
     /* end wait.c, waitfor.c */          \
     /* transport*.c */                    \
     X(TransportBaseType)                  \
+    X(ReadTransportBaseType)              \
+    X(ReadTransport)                      \
     X(SocketTransportType)                \
     X(BufferedProtocol)                   \
     X(logger)                             \

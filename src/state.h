@@ -111,6 +111,8 @@ typedef struct {
     /* end wait.c, waitfor.c */
     /* transport*.c */
     PyTypeObject *TransportBaseType;
+    PyTypeObject *ReadTransportBaseType;  /* the same on ReadTransport */
+    PyObject *ReadTransport;          /* asyncio.ReadTransport */
     PyTypeObject *SocketTransportType;
     PyObject *BufferedProtocol;       /* asyncio.BufferedProtocol */
     PyObject *logger;                 /* asyncio.log.logger */

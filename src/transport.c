@@ -941,12 +941,24 @@ static PyType_Spec TB_spec = {
     .slots = TB_slots,
 };
 
+/* The same, on asyncio.ReadTransport (whose layout is BaseTransport's: the
+ * mixin's slots are then padding), for the read pipe. */
+static PyType_Spec RTB_spec = {
+    .name = "asyncio_c._core.ReadTransportBase",
+    .basicsize = sizeof(ac_transport),
+    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_BASETYPE |
+             Py_TPFLAGS_DISALLOW_INSTANTIATION,
+    .slots = TB_slots,
+};
+
 PyTypeObject *
 ac_transport_type_new(PyObject *mod, PyType_Spec *spec, PyObject *asyncio_base)
 {
     ac_state *st = PyModule_GetState(mod);
-    PyObject *bases = PyTuple_Pack(2, (PyObject *)st->TransportBaseType,
-                                   asyncio_base);
+    /* a read-only kind must not become a WriteTransport through the mixin */
+    PyObject *bases = asyncio_base == st->ReadTransport
+        ? PyTuple_Pack(1, (PyObject *)st->ReadTransportBaseType)
+        : PyTuple_Pack(2, (PyObject *)st->TransportBaseType, asyncio_base);
     if (bases == NULL) {
         return NULL;
     }
@@ -987,7 +999,8 @@ ac_transport_init(PyObject *mod, ac_state *st)
     }
     PyObject *base = ac_import_attr("asyncio.transports", "_FlowControlMixin");
     PyObject *bt = ac_import_attr("asyncio.transports", "BaseTransport");
-    if (base == NULL || bt == NULL) {
+    st->ReadTransport = ac_import_attr("asyncio.transports", "ReadTransport");
+    if (base == NULL || bt == NULL || st->ReadTransport == NULL) {
         Py_XDECREF(base);
         Py_XDECREF(bt);
         return -1;
@@ -999,7 +1012,10 @@ ac_transport_init(PyObject *mod, ac_state *st)
              ((PyTypeObject *)bt)->tp_basicsize ==
                  (Py_ssize_t)offsetof(ac_transport, tr_fcm_slots) &&
              ft->tp_basicsize == (Py_ssize_t)offsetof(ac_transport, tr_loop) &&
-             ft->tp_dictoffset == 0 && ft->tp_weaklistoffset == 0;
+             ft->tp_dictoffset == 0 && ft->tp_weaklistoffset == 0 &&
+             PyType_Check(st->ReadTransport) &&
+             ((PyTypeObject *)st->ReadTransport)->tp_basicsize ==
+                 (Py_ssize_t)offsetof(ac_transport, tr_fcm_slots);
     Py_DECREF(bt);
     if (!ok) {
         Py_DECREF(base);
@@ -1012,6 +1028,13 @@ ac_transport_init(PyObject *mod, ac_state *st)
         mod, &TB_spec, base);
     Py_DECREF(base);
     if (st->TransportBaseType == NULL) {
+        return -1;
+    }
+    st->ReadTransportBaseType = (PyTypeObject *)PyType_FromModuleAndSpec(
+        mod, &RTB_spec, st->ReadTransport);
+    if (st->ReadTransportBaseType == NULL ||
+        PyModule_AddObjectRef(mod, "ReadTransportBase",
+                              (PyObject *)st->ReadTransportBaseType) < 0) {
         return -1;
     }
     return PyModule_AddObjectRef(mod, "TransportBase",

@@ -125,6 +125,14 @@ stream_read_buffered(ac_transport *t)
     }
     Py_buffer view;
     if (PyObject_GetBuffer(buf, &view, PyBUF_WRITABLE) < 0) {
+        /* what socket.recv_into() raises for it */
+        PyObject *name = PyType_GetName(Py_TYPE(buf));
+        PyErr_Clear();
+        if (name != NULL) {
+            PyErr_Format(PyExc_TypeError, "recv_into() argument 'buffer' must be "
+                         "read-write bytes-like object, not %U", name);
+            Py_DECREF(name);
+        }
         Py_DECREF(buf);
         return ac_transport_fatal_current(t, "Fatal read error on socket transport");
     }
@@ -318,9 +326,13 @@ Stream_write(PyObject *op, PyObject *data)
     ac_transport *t = AC_TR(op);
     if (!PyBytes_Check(data) && !PyByteArray_Check(data) &&
         !PyMemoryView_Check(data)) {
-        PyErr_Format(PyExc_TypeError,
-                     "data argument must be a bytes-like object, not '%.200s'",
-                     Py_TYPE(data)->tp_name);
+        PyObject *name = PyType_GetName(Py_TYPE(data));
+        if (name != NULL) {
+            PyErr_Format(PyExc_TypeError,
+                         "data argument must be a bytes-like object, not %R",
+                         name);
+            Py_DECREF(name);
+        }
         return NULL;
     }
     if (write_checks(t, "write") < 0) {
@@ -342,6 +354,27 @@ Stream_write(PyObject *op, PyObject *data)
     Py_RETURN_NONE;
 }
 
+#if AC_WRITELINES_JOINS
+/* 3.11: asyncio.WriteTransport.writelines(): write(b"".join(list_of_data)) */
+static PyObject *
+Stream_writelines(PyObject *op, PyObject *list_of_data)
+{
+    PyObject *empty = PyBytes_FromStringAndSize(NULL, 0);
+    if (empty == NULL) {
+        return NULL;
+    }
+    PyObject *data = PyObject_CallMethod(empty, "join", "O", list_of_data);
+    Py_DECREF(empty);
+    if (data == NULL) {
+        return NULL;
+    }
+    PyObject *r = Stream_write(op, data);
+    Py_DECREF(data);
+    return r;
+}
+#else
+/* 3.12+: every item taken as a buffer first (one that is not fails the call
+ * with nothing written), then sent at once as far as the kernel takes it */
 static PyObject *
 Stream_writelines(PyObject *op, PyObject *list_of_data)
 {
@@ -353,42 +386,49 @@ Stream_writelines(PyObject *op, PyObject *list_of_data)
     if (nonempty <= 0) {
         return nonempty < 0 ? NULL : Py_NewRef(Py_None);
     }
-    PyObject *seq = PySequence_Fast(list_of_data, "writelines() argument must be iterable");
+    PyObject *seq = PySequence_Fast(list_of_data,
+                                    "writelines() argument must be iterable");
     if (seq == NULL) {
         return NULL;
     }
     Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
     PyObject **items = PySequence_Fast_ITEMS(seq);
-    if (t->tr_conn_lost) {
-        int rc = write_after_lost(t);
-        Py_DECREF(seq);
-        return rc < 0 ? NULL : Py_NewRef(Py_None);
+    Py_buffer *views = PyMem_Calloc((size_t)(n ? n : 1), sizeof(Py_buffer));
+    Py_ssize_t got = 0;
+    int rc = views == NULL ? -1 : 0;
+    if (views == NULL) {
+        PyErr_NoMemory();
     }
-    int was_empty = t->tr_wsize == 0;
-    for (Py_ssize_t i = 0; i < n; i++) {
-        Py_buffer view;
-        if (PyObject_GetBuffer(items[i], &view, PyBUF_SIMPLE) < 0) {
-            Py_DECREF(seq);
-            return NULL;
-        }
-        int rc = ac_wbuf_append(t, view.buf, view.len);
-        PyBuffer_Release(&view);
-        if (rc < 0) {
-            Py_DECREF(seq);
-            return NULL;
+    for (; rc == 0 && got < n; got++) {
+        if (PyObject_GetBuffer(items[got], &views[got], PyBUF_SIMPLE) < 0) {
+            rc = -1;
+            break;
         }
     }
+    if (rc == 0 && t->tr_conn_lost) {
+        rc = write_after_lost(t);
+    }
+    else if (rc == 0) {
+        int was_empty = t->tr_wsize == 0;
+        for (Py_ssize_t i = 0; rc == 0 && i < n; i++) {
+            rc = ac_wbuf_append(t, views[i].buf, views[i].len);
+        }
+        /* asyncio tries to write at once and watches the fd for the rest */
+        if (rc == 0 && was_empty) {
+            rc = stream_write_io(t);
+        }
+        if (rc == 0 && t->tr_wsize > 0 && !t->tr_conn_lost) {
+            rc = ac_transport_add_writer(t);
+        }
+    }
+    for (Py_ssize_t i = 0; i < got; i++) {
+        PyBuffer_Release(&views[i]);
+    }
+    PyMem_Free(views);
     Py_DECREF(seq);
-    /* asyncio tries to write at once and watches the fd for the rest */
-    if (was_empty && stream_write_io(t) < 0) {
-        return NULL;
-    }
-    if (t->tr_wsize > 0 && !t->tr_conn_lost &&
-        ac_transport_add_writer(t) < 0) {
-        return NULL;
-    }
-    Py_RETURN_NONE;
+    return rc < 0 ? NULL : Py_NewRef(Py_None);
 }
+#endif
 
 static PyObject *
 Stream_write_eof(PyObject *op, PyObject *unused)
