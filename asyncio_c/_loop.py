@@ -5,7 +5,8 @@ loop (see its docstring and docs/architecture.md).
 """
 import asyncio
 import sys
-from asyncio import base_events, constants, futures, sslproto, trsock
+from asyncio import (base_events, constants, futures, selector_events,
+                     sslproto, trsock)
 
 from . import _core, _handles
 
@@ -13,6 +14,8 @@ _ENSURE_FD = sys.version_info >= (3, 12)   # _make_*_transport check the fd
 _set_nodelay = base_events._set_nodelay
 _set_result_unless_cancelled = futures._set_result_unless_cancelled
 _socket_transport = _core._socket_transport
+_c_start_serving = _core._start_serving
+_accept_connection = selector_events.BaseSelectorEventLoop._accept_connection
 _core.SocketTransport._start_tls_compatible = True
 _core.SocketTransport._sendfile_compatible = constants._SendfileMode.TRY_NATIVE
 
@@ -100,6 +103,23 @@ class Loop(_core.Loop, asyncio.unix_events.SelectorEventLoop):
             ssl_shutdown_timeout=ssl_shutdown_timeout)
         _new_socket_transport(self, rawsock, ssl_protocol, None, extra, server)
         return ssl_protocol._app_transport
+
+    # servers: the listening fd is watched in C (src/server.c), which does
+    # what asyncio's _accept_connection does at each readiness.  In debug
+    # mode, or if _accept_connection is overridden, asyncio's own reader
+    # Handle (slow-callback reports, source tracebacks, _current_handle).
+    # _stop_serving is asyncio's: _remove_reader drops the C watcher.
+    def _start_serving(self, protocol_factory, sock,
+                       sslcontext=None, server=None, backlog=100,
+                       ssl_handshake_timeout=constants.SSL_HANDSHAKE_TIMEOUT,
+                       ssl_shutdown_timeout=constants.SSL_SHUTDOWN_TIMEOUT):
+        if (self._debug or getattr(self._accept_connection, '__func__', None)
+                is not _accept_connection):
+            return super()._start_serving(
+                protocol_factory, sock, sslcontext, server, backlog,
+                ssl_handshake_timeout, ssl_shutdown_timeout)
+        _c_start_serving(self, protocol_factory, sock, sslcontext, server,
+                         backlog, ssl_handshake_timeout, ssl_shutdown_timeout)
 
     def _ac_slow_callback(self, handle, dt):
         asyncio.log.logger.warning(
