@@ -6,7 +6,8 @@ loop (see its docstring and docs/architecture.md).
 import asyncio
 import socket
 import sys
-from asyncio import base_events, constants, futures, sslproto, trsock
+from asyncio import (base_events, constants, futures, selector_events,
+                     sslproto, trsock)
 
 from . import _core, _handles
 
@@ -17,6 +18,8 @@ _socket_transport = _core._socket_transport
 _datagram_transport = _core._datagram_transport
 _read_pipe_transport = _core._read_pipe_transport
 _write_pipe_transport = _core._write_pipe_transport
+_c_start_serving = _core._start_serving
+_accept_connection = selector_events.BaseSelectorEventLoop._accept_connection
 _core.SocketTransport._start_tls_compatible = True
 _core.SocketTransport._sendfile_compatible = constants._SendfileMode.TRY_NATIVE
 
@@ -186,6 +189,23 @@ class Loop(_core.Loop, asyncio.unix_events.SelectorEventLoop):
     async def sock_accept(self, sock):
         """Accept a connection on the listening socket: (conn, address)."""
         return await _core._sock_accept(self, sock)
+
+    # servers: the listening fd is watched in C (src/server.c), which does
+    # what asyncio's _accept_connection does at each readiness.  In debug
+    # mode, or if _accept_connection is overridden, asyncio's own reader
+    # Handle (slow-callback reports, source tracebacks, _current_handle).
+    # _stop_serving is asyncio's: _remove_reader drops the C watcher.
+    def _start_serving(self, protocol_factory, sock,
+                       sslcontext=None, server=None, backlog=100,
+                       ssl_handshake_timeout=constants.SSL_HANDSHAKE_TIMEOUT,
+                       ssl_shutdown_timeout=constants.SSL_SHUTDOWN_TIMEOUT):
+        if (self._debug or getattr(self._accept_connection, '__func__', None)
+                is not _accept_connection):
+            return super()._start_serving(
+                protocol_factory, sock, sslcontext, server, backlog,
+                ssl_handshake_timeout, ssl_shutdown_timeout)
+        _c_start_serving(self, protocol_factory, sock, sslcontext, server,
+                         backlog, ssl_handshake_timeout, ssl_shutdown_timeout)
 
     def _ac_slow_callback(self, handle, dt):
         # through the name base_events.logger, looked up now, as asyncio logs it

@@ -154,7 +154,19 @@ kwnames_of(const char *name)
     X(WritePipeTransportType)             \
     /* end transport_pipe.c */           \
     /* server.c */                        \
-    X(server_placeholder_)                \
+    X(ListenerType)                       \
+    X(sv_socket_type)                     \
+    X(sv_socket_accept)                   \
+    X(sv_accept_connection)               \
+    X(sv_accept_connection2)              \
+    X(sv_accept)                          \
+    X(sv_accept_raw)                      \
+    X(sv_setblocking)                     \
+    X(sv_errno)                           \
+    X(sv_remove_reader)                   \
+    X(sv_start_serving)                   \
+    X(sv_peername)                        \
+    X(sv_kw_fileno)                       \
     /* end server.c */                   \
     /* sock.c */                          \
     X(SockOpType)                         \

@@ -145,7 +145,19 @@ typedef struct {
     PyTypeObject *WritePipeTransportType;
     /* end transport_pipe.c */
     /* server.c */
-    PyObject *server_placeholder_;    /* replace with this file's fields */
+    PyTypeObject *ListenerType;       /* _core._Listener */
+    PyObject *sv_socket_type;         /* socket.socket */
+    PyObject *sv_socket_accept;       /* socket.socket.accept, the function */
+    PyObject *sv_accept_connection;
+    PyObject *sv_accept_connection2;
+    PyObject *sv_accept;
+    PyObject *sv_accept_raw;          /* "_accept" */
+    PyObject *sv_setblocking;
+    PyObject *sv_errno;
+    PyObject *sv_remove_reader;
+    PyObject *sv_start_serving;
+    PyObject *sv_peername;
+    PyObject *sv_kw_fileno;           /* ("fileno",) */
     /* end server.c */
     /* sock.c */
     PyTypeObject *SockOpType;         /* a pending sock_* operation */
