@@ -138,8 +138,6 @@ kwnames_of(const char *name)
     X(s_pause_writing)                    \
     X(s_resume_writing)                   \
     X(s_fileno)                           \
-    X(s_warning)                          \
-    X(s_debug)                            \
     /* end transport*.c */               \
     /* transport_dgram.c */               \
     X(DatagramTransportType)              \

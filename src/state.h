@@ -128,8 +128,6 @@ typedef struct {
     PyObject *s_pause_writing;
     PyObject *s_resume_writing;
     PyObject *s_fileno;
-    PyObject *s_warning;
-    PyObject *s_debug;
     char *read_buf;                   /* recv() scratch, AC_READ_BUF_SIZE bytes */
     /* end transport*.c */
     /* transport_dgram.c */

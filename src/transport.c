@@ -34,16 +34,16 @@ ac_transport_debug(ac_transport *t)
     return b;
 }
 
-/* logger.debug(fmt, self[, arg]) when the loop is in debug mode. */
-static int
-tr_debug_log(ac_transport *t, const char *fmt, PyObject *arg, PyObject *exc)
+int
+ac_transport_log(ac_transport *t, const char *level, const char *fmt,
+                 PyObject *arg, PyObject *exc)
 {
     int d = ac_transport_debug(t);
     if (d <= 0) {
         return d;
     }
     ac_state *st = AC_STATE_OF(t);
-    PyObject *meth = PyObject_GetAttr(st->logger, st->s_debug);
+    PyObject *meth = PyObject_GetAttrString(st->logger, level);
     if (meth == NULL) {
         return -1;
     }
@@ -262,7 +262,7 @@ ac_transport_fatal_error(ac_transport *t, PyObject *exc, const char *msg)
 {
     if (PyObject_TypeCheck(exc, (PyTypeObject *)PyExc_OSError)) {
         PyObject *m = PyUnicode_FromString(msg);
-        int rc = m == NULL ? -1 : tr_debug_log(t, "%r: %s", m, exc);
+        int rc = m == NULL ? -1 : ac_transport_log(t, "debug", "%r: %s", m, exc);
         Py_XDECREF(m);
         if (rc < 0) {
             return -1;
@@ -581,7 +581,7 @@ TB_pause_reading(PyObject *op, PyObject *unused)
     }
     t->tr_paused = 1;
     if (ac_transport_remove_reader(t) < 0 ||
-        tr_debug_log(t, "%r pauses reading", NULL, NULL) < 0) {
+        ac_transport_log(t, "debug", "%r pauses reading", NULL, NULL) < 0) {
         return NULL;
     }
     Py_RETURN_NONE;
@@ -596,7 +596,7 @@ TB_resume_reading(PyObject *op, PyObject *unused)
     }
     t->tr_paused = 0;
     if (ac_transport_add_reader(t) < 0 ||
-        tr_debug_log(t, "%r resumes reading", NULL, NULL) < 0) {
+        ac_transport_log(t, "debug", "%r resumes reading", NULL, NULL) < 0) {
         return NULL;
     }
     Py_RETURN_NONE;
@@ -989,8 +989,6 @@ ac_transport_init(PyObject *mod, ac_state *st)
     INTERN(s_pause_writing, "pause_writing");
     INTERN(s_resume_writing, "resume_writing");
     INTERN(s_fileno, "fileno");
-    INTERN(s_warning, "warning");
-    INTERN(s_debug, "debug");
 #undef INTERN
     if ((st->BufferedProtocol = ac_import_attr("asyncio.protocols",
                                             "BufferedProtocol")) == NULL ||

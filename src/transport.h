@@ -147,6 +147,10 @@ int ac_transport_report(ac_transport *t, const char *msg, PyObject *exc);
 
 /* Whether the loop is in debug mode (0/1, -1 error). */
 int ac_transport_debug(ac_transport *t);
+/* In debug mode only: asyncio's logger.<level>(fmt, t[, arg]), with
+ * exc_info=exc when exc is not NULL.  0, or -1 with an exception. */
+int ac_transport_log(ac_transport *t, const char *level, const char *fmt,
+                     PyObject *arg, PyObject *exc);
 
 /* The common part of tp_traverse / tp_clear / tp_dealloc of each kind. */
 int ac_transport_traverse(ac_transport *t, visitproc visit, void *arg);

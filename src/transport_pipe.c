@@ -60,34 +60,6 @@ loop_alive(ac_transport *t)
            !((LoopObj *)t->tr_loop)->loop_closed;
 }
 
-/* logger.<level>(fmt, self[, arg][, exc_info=exc]) in debug mode only. */
-static int
-pipe_log(ac_transport *t, const char *level, const char *fmt, PyObject *arg,
-         PyObject *exc)
-{
-    int d = ac_transport_debug(t);
-    if (d <= 0) {
-        return d;
-    }
-    ac_state *st = AC_STATE_OF(t);
-    PyObject *meth = PyObject_GetAttrString(st->logger, level);
-    if (meth == NULL) {
-        return -1;
-    }
-    PyObject *args = arg == NULL ? Py_BuildValue("(sO)", fmt, (PyObject *)t)
-                                 : Py_BuildValue("(sOO)", fmt, (PyObject *)t, arg);
-    PyObject *kw = exc == NULL ? NULL : Py_BuildValue("{sO}", "exc_info", exc);
-    PyObject *r = NULL;
-    if (args != NULL && (exc == NULL || kw != NULL)) {
-        r = PyObject_Call(meth, args, kw);
-    }
-    Py_DECREF(meth);
-    Py_XDECREF(args);
-    Py_XDECREF(kw);
-    Py_XDECREF(r);
-    return r == NULL ? -1 : 0;
-}
-
 /* loop.call_soon(self._call_connection_lost, exc), at most once. */
 static int
 schedule_lost(ac_transport *t, PyObject *exc)
@@ -113,7 +85,7 @@ report_fatal(ac_transport *t, PyObject *exc, const char *msg, int log_only)
 {
     if (log_only) {
         PyObject *m = PyUnicode_FromString(msg);
-        int rc = m == NULL ? -1 : pipe_log(t, "debug", "%r: %s", m, exc);
+        int rc = m == NULL ? -1 : ac_transport_log(t, "debug", "%r: %s", m, exc);
         Py_XDECREF(m);
         return rc;
     }
@@ -161,7 +133,7 @@ static int
 read_eof(ac_transport *t)
 {
     ac_state *st = AC_STATE_OF(t);
-    if (pipe_log(t, "info", "%r was closed by peer", NULL, NULL) < 0) {
+    if (ac_transport_log(t, "info", "%r was closed by peer", NULL, NULL) < 0) {
         return -1;
     }
     t->tr_closing = 1;
@@ -360,7 +332,7 @@ peer_closed_io(ac_transport *t)
     if (P(t)->lost) {
         return 0;
     }
-    int rc = pipe_log(t, "info", "%r was closed by peer", NULL, NULL);
+    int rc = ac_transport_log(t, "info", "%r was closed by peer", NULL, NULL);
     if (rc == 0) {
         if (t->tr_wsize > 0) {
             PyObject *exc = PyObject_CallNoArgs(PyExc_BrokenPipeError);

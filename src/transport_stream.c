@@ -28,13 +28,8 @@ static int
 stream_on_eof(ac_transport *t)
 {
     ac_state *st = AC_STATE_OF(t);
-    if (ac_transport_debug(t) > 0) {
-        PyObject *r = PyObject_CallMethod(st->logger, "debug", "sO",
-                                          "%r received EOF", (PyObject *)t);
-        if (r == NULL) {
-            return ac_transport_report_unexpected(t, "_read_ready");
-        }
-        Py_DECREF(r);
+    if (ac_transport_log(t, "debug", "%r received EOF", NULL, NULL) < 0) {
+        return ac_transport_report_unexpected(t, "_read_ready");
     }
     PyObject *keep = PyObject_CallMethodNoArgs(t->tr_protocol,
                                                st->s_eof_received);
