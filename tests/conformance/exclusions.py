@@ -52,8 +52,6 @@ EXCLUSIONS = {
 #   "not about the loop: ..."  (networking modules) a class testing asyncio internals with
 #                          mocks or a TestLoop (child watchers, a transport class constructed
 #                          by hand, BaseEventLoop on a mock selector), not a loop implementation
-#   "GAP #5: ..."          (impls=("ours",)) passes on asyncio's own loop, fails on ours, in
-#                          the sockets/transports/servers area: the work list of issue #5
 #   "slow: N s"            a class left out for its run time
 # Every loop-layer test fails unless it made an event loop and every loop it made is ours, so
 # tests that make no loop at all must be listed here ("not about asyncio_c: ...").
