@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # The main job: on one interpreter (PY=3.11 unless told otherwise) set up the venv, build
 # asyncio_c._core in place, run every example in examples/ (examples/run_all.py: a header
-# and the output per example) and then the side-by-side benchmark bench/run.py.
+# and the output per example) and then the side-by-side benchmarks: bench/run.py (Task,
+# Future, loop and combinator workloads) and bench/echo.py (echo server and client in
+# separate processes on loopback).
 #
-#   scripts/main.sh              examples, then the benchmark
+#   scripts/main.sh              examples, then both benchmarks
 #   scripts/main.sh examples     only the examples
-#   scripts/main.sh bench        only the benchmark
+#   scripts/main.sh bench        only bench/run.py
+#   scripts/main.sh echo         only bench/echo.py
 #
 # PY=3.12                 use another interpreter
 # ASYNCIO_C_STANDIN=1     if the extension does not build, run on asyncio's own C types
@@ -14,9 +17,9 @@ source "$(dirname "$0")/lib.sh"
 cd "$AC_TOP" || exit 2
 
 PY=${PY:-3.11}
-steps=${*:-examples bench}
+steps=${*:-examples bench echo}
 for s in $steps; do
-    case $s in examples | bench) ;; *) echo "usage: $0 [examples] [bench]" >&2; exit 2 ;; esac
+    case $s in examples | bench | echo) ;; *) echo "usage: $0 [examples] [bench] [echo]" >&2; exit 2 ;; esac
 done
 
 ac_header "Python $PY: venv and build"
@@ -38,13 +41,15 @@ for s in $steps; do
             failures+=("examples")
         fi
     else
-        ac_header "benchmark: bench/run.py"
-        if [ ! -f bench/run.py ]; then
-            ac_loud "bench/run.py is missing: there is no benchmark to run"
-            failures+=("bench/run.py missing")
-        elif ! "$py" bench/run.py </dev/null; then
-            ac_loud "bench/run.py failed"
-            failures+=("bench/run.py failed")
+        script=bench/run.py
+        [ "$s" = echo ] && script=bench/echo.py
+        ac_header "benchmark: $script"
+        if [ ! -f $script ]; then
+            ac_loud "$script is missing: there is no benchmark to run"
+            failures+=("$script missing")
+        elif ! "$py" $script </dev/null; then
+            ac_loud "$script failed"
+            failures+=("$script failed")
         fi
     fi
 done

@@ -595,7 +595,8 @@ start_serving(PyObject *mod, PyObject *const *args, Py_ssize_t nargs)
         PyErr_SetString(PyExc_RuntimeError, "Event loop is closed");
         return NULL;
     }
-    int fd = PyObject_AsFileDescriptor(fdobj);
+    /* asyncio passes sock.fileno() to _add_reader: converted as selectors do */
+    int fd = ac_fileobj_to_fd(st, fdobj);
     Py_DECREF(fdobj);
     if (fd < 0) {
         return NULL;
