@@ -676,6 +676,43 @@ sock_sendto(PyObject *mod, PyObject *const *args, Py_ssize_t nargs)
                    NULL, 0, NULL);
 }
 
+/* sock_accept and sock_connect make their future before the first try, as
+ * asyncio does, and complete it with that try's outcome: res (stolen), or
+ * NULL with the exception raised; a would-block waits for the fd instead
+ * (from inside the except clause: the BlockingIOError is the context).
+ * Takes the references to fut and fdobj; returns the future to await. */
+static PyObject *
+settle_first_try(ac_state *st, PyObject *loop, PyObject *sock, op_kind kind,
+                 PyObject *fut, PyObject *fdobj, PyObject *res,
+                 PyObject *address)
+{
+    PyObject *blocked = NULL, *ret = fut;
+    int rc = 0;
+    if (res != NULL) {
+        rc = ac_fut_set_result(st, fut, res);
+        Py_DECREF(res);
+    }
+    else if (take_if_would_block(&blocked)) {
+        ret = op_wait(st, loop, sock, kind, fut, fdobj, address, NULL, NULL, 0,
+                      blocked);
+        Py_DECREF(fut);
+    }
+    else if (is_exit_exception()) {
+        rc = -1;
+    }
+    else {
+        PyObject *exc = ac_err_take();
+        rc = ac_fut_set_exception(st, fut, exc);
+        Py_DECREF(exc);
+    }
+    Py_DECREF(fdobj);
+    if (rc < 0) {
+        Py_DECREF(fut);
+        return NULL;
+    }
+    return ret;
+}
+
 /* _sock_accept(loop, sock): asyncio's sock_accept after its checks makes
  * the future first and completes it with the outcome of the first try,
  * unless that would block. */
@@ -699,7 +736,7 @@ sock_accept(PyObject *mod, PyObject *const *args, Py_ssize_t nargs)
         Py_DECREF(fut);
         return NULL;
     }
-    PyObject *res = NULL, *blocked = NULL;
+    PyObject *res = NULL;
     PyObject *pair = call_sock(sock, st->s_accept, NULL, NULL, NULL);
     if (pair != NULL) {
         PyObject *conn, *addr;
@@ -713,31 +750,7 @@ sock_accept(PyObject *mod, PyObject *const *args, Py_ssize_t nargs)
         }
         Py_DECREF(pair);
     }
-    int rc = 0;
-    PyObject *ret = fut;
-    if (res != NULL) {
-        rc = ac_fut_set_result(st, fut, res);
-        Py_DECREF(res);
-    }
-    else if (take_if_would_block(&blocked)) {
-        ret = op_wait(st, loop, sock, OP_ACCEPT, fut, fdobj, NULL, NULL,
-                      NULL, 0, blocked);
-        Py_DECREF(fut);
-    }
-    else if (is_exit_exception()) {
-        rc = -1;
-    }
-    else {
-        PyObject *exc = ac_err_take();
-        rc = ac_fut_set_exception(st, fut, exc);
-        Py_DECREF(exc);
-    }
-    Py_DECREF(fdobj);
-    if (rc < 0) {
-        Py_DECREF(fut);
-        return NULL;
-    }
-    return ret;
+    return settle_first_try(st, loop, sock, OP_ACCEPT, fut, fdobj, res, NULL);
 }
 
 /* _sock_connect(loop, sock, address): the part of asyncio's sock_connect
@@ -764,32 +777,12 @@ sock_connect(PyObject *mod, PyObject *const *args, Py_ssize_t nargs)
         Py_DECREF(fut);
         return NULL;
     }
-    PyObject *blocked = NULL, *ret = fut;
-    int rc = 0;
-    PyObject *r = call_sock(sock, st->s_connect, address, NULL, NULL);
-    if (r != NULL) {
-        Py_DECREF(r);
-        rc = ac_fut_set_result(st, fut, Py_None);
+    PyObject *res = call_sock(sock, st->s_connect, address, NULL, NULL);
+    if (res != NULL) {
+        Py_SETREF(res, Py_NewRef(Py_None));
     }
-    else if (take_if_would_block(&blocked)) {
-        ret = op_wait(st, loop, sock, OP_CONNECT, fut, fdobj, address, NULL,
-                      NULL, 0, blocked);
-        Py_DECREF(fut);
-    }
-    else if (is_exit_exception()) {
-        rc = -1;
-    }
-    else {
-        PyObject *exc = ac_err_take();
-        rc = ac_fut_set_exception(st, fut, exc);
-        Py_DECREF(exc);
-    }
-    Py_DECREF(fdobj);
-    if (rc < 0) {
-        Py_DECREF(fut);
-        return NULL;
-    }
-    return ret;
+    return settle_first_try(st, loop, sock, OP_CONNECT, fut, fdobj, res,
+                            address);
 }
 
 /* _sock_check(loop, sock): the checks every sock_* method starts with

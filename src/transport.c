@@ -192,6 +192,38 @@ ac_transport_setup(ac_transport *t, PyObject *loop, PyObject *sock,
     return rc;
 }
 
+char *
+ac_read_buf(ac_state *st)
+{
+    if (st->read_buf == NULL) {
+        st->read_buf = PyMem_RawMalloc(AC_READ_BUF_SIZE);
+        if (st->read_buf == NULL) {
+            PyErr_NoMemory();
+        }
+    }
+    return st->read_buf;
+}
+
+PyObject *
+ac_transport_new(PyTypeObject *tp, ac_io_fn read_fn, ac_io_fn write_fn,
+                 PyObject *loop, PyObject *sock, PyObject *protocol,
+                 PyObject *extra, PyObject *server)
+{
+    PyObject *self = tp->tp_alloc(tp, 0);
+    if (self == NULL) {
+        return NULL;
+    }
+    ac_transport *t = AC_TR(self);
+    t->tr_read_fn = read_fn;
+    t->tr_write_fn = write_fn;
+    if (ac_transport_setup(t, loop, sock, protocol, extra, server) < 0) {
+        Py_CLEAR(t->tr_sock);   /* not ours to close, nor to warn about */
+        Py_DECREF(self);
+        return NULL;
+    }
+    return self;
+}
+
 /* ---------------------------------------------------------------------
  * errors, closing, connection_lost */
 

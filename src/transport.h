@@ -88,6 +88,8 @@ int ac_sock_init(PyObject *mod, ac_state *st);        /* sock.c */
 /* recv() goes through one scratch buffer of this size in the module state
  * (asyncio's max_size), copied into a bytes object of the received size. */
 #define AC_READ_BUF_SIZE (256 * 1024)
+/* That buffer (allocated at first use), or NULL with MemoryError. */
+char *ac_read_buf(ac_state *st);
 
 /* A transport type: spec's slots/methods on bases (TransportBase, asyncio's
  * class).  The spec's basicsize is the kind's struct, which embeds
@@ -102,6 +104,14 @@ PyTypeObject *ac_transport_type_new(PyObject *mod, PyType_Spec *spec,
  * loop._transports[fd] = self.  0, or -1 with an exception. */
 int ac_transport_setup(ac_transport *t, PyObject *loop, PyObject *sock,
                        PyObject *protocol, PyObject *extra, PyObject *server);
+
+/* A new transport of type tp (a socket kind) with its fd callbacks,
+ * allocated and set up (ac_transport_setup); on failure the socket is left
+ * to its owner. */
+PyObject *ac_transport_new(PyTypeObject *tp, ac_io_fn read_fn,
+                           ac_io_fn write_fn, PyObject *loop, PyObject *sock,
+                           PyObject *protocol, PyObject *extra,
+                           PyObject *server);
 
 /* Start/stop watching the fd; reading only while is_reading(). */
 int ac_transport_add_reader(ac_transport *t);

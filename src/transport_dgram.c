@@ -257,12 +257,8 @@ static int
 recv_c(ac_transport *t, PyObject **data, PyObject **addr)
 {
     ac_state *st = AC_STATE_OF(t);
-    if (st->read_buf == NULL) {
-        st->read_buf = PyMem_RawMalloc(AC_READ_BUF_SIZE);
-        if (st->read_buf == NULL) {
-            PyErr_NoMemory();
-            return -1;
-        }
+    if (ac_read_buf(st) == NULL) {
+        return -1;
     }
     struct sockaddr_storage ss;
     socklen_t len;
@@ -732,20 +728,14 @@ make_datagram_transport(PyObject *mod, PyObject *const *args, Py_ssize_t nargs)
         return NULL;
     }
     ac_state *st = PyModule_GetState(mod);
-    PyTypeObject *tp = st->DatagramTransportType;
-    PyObject *self = tp->tp_alloc(tp, 0);
+    PyObject *self = ac_transport_new(st->DatagramTransportType,
+                                      dg_on_readable, dg_on_writable, args[0],
+                                      args[1], args[2], args[4], NULL);
     if (self == NULL) {
         return NULL;
     }
     ac_transport *t = AC_TR(self);
-    t->tr_read_fn = dg_on_readable;
-    t->tr_write_fn = dg_on_writable;
     t->tr_clear_buffer = q_clear;
-    if (ac_transport_setup(t, args[0], args[1], args[2], args[4], NULL) < 0) {
-        Py_CLEAR(t->tr_sock);   /* not ours to close, nor to warn about */
-        Py_DECREF(self);
-        return NULL;
-    }
     if (args[3] != Py_None) {
         D(self)->dg_address = Py_NewRef(args[3]);
     }

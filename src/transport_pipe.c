@@ -163,12 +163,8 @@ read_io(ac_transport *t)
     if (P(t)->lost || t->tr_protocol == NULL) {
         return 0;
     }
-    if (st->read_buf == NULL) {
-        st->read_buf = PyMem_RawMalloc(AC_READ_BUF_SIZE);
-        if (st->read_buf == NULL) {
-            PyErr_NoMemory();
-            return ac_transport_report_unexpected(t, "_read_ready");
-        }
+    if (ac_read_buf(st) == NULL) {
+        return ac_transport_report_unexpected(t, "_read_ready");
     }
     ssize_t n;
     do {

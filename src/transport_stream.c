@@ -63,13 +63,9 @@ static int
 stream_read_data(ac_transport *t)
 {
     ac_state *st = AC_STATE_OF(t);
-    if (st->read_buf == NULL) {
-        st->read_buf = PyMem_RawMalloc(AC_READ_BUF_SIZE);
-        if (st->read_buf == NULL) {
-            PyErr_NoMemory();
-            return ac_transport_fatal_current(
-                t, "Fatal read error on socket transport");
-        }
+    if (ac_read_buf(st) == NULL) {
+        return ac_transport_fatal_current(
+            t, "Fatal read error on socket transport");
     }
     ssize_t n = recv(t->tr_fd, st->read_buf, AC_READ_BUF_SIZE, 0);
     if (n < 0) {
@@ -522,20 +518,9 @@ make_socket_transport(PyObject *mod, PyObject *const *args, Py_ssize_t nargs)
         return NULL;
     }
     ac_state *st = PyModule_GetState(mod);
-    PyTypeObject *tp = st->SocketTransportType;
-    PyObject *self = tp->tp_alloc(tp, 0);
-    if (self == NULL) {
-        return NULL;
-    }
-    ac_transport *t = AC_TR(self);
-    t->tr_read_fn = stream_on_readable;
-    t->tr_write_fn = stream_on_writable;
-    if (ac_transport_setup(t, args[0], args[1], args[2], args[3], args[4]) < 0) {
-        Py_CLEAR(t->tr_sock);   /* not ours to close, nor to warn about */
-        Py_DECREF(self);
-        return NULL;
-    }
-    return self;
+    return ac_transport_new(st->SocketTransportType, stream_on_readable,
+                            stream_on_writable, args[0], args[1], args[2],
+                            args[3], args[4]);
 }
 
 static PyMethodDef stream_functions[] = {
