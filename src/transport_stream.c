@@ -311,6 +311,29 @@ write_bytes(ac_transport *t, const char *p, Py_ssize_t n)
     return ac_transport_maybe_pause(t);
 }
 
+/* data (one of the bytes-like types, or every item of a writelines() list)
+ * is not one contiguous block, so PyObject_GetBuffer() failed: asyncio
+ * finds that out when socket.send()/sendmsg() refuses it inside its try,
+ * a fatal write error.  An empty object or a lost connection come first, as
+ * in asyncio's write().  Returns None, or NULL for another error. */
+static PyObject *
+write_unsendable(ac_transport *t, PyObject *data)
+{
+    if (!PyErr_ExceptionMatches(PyExc_BufferError)) {
+        return NULL;
+    }
+    PyObject *exc = ac_err_take();
+    Py_ssize_t len = data == NULL ? 1 : PyObject_Size(data);
+    int rc = len < 0 ? -1 : 0;
+    if (len > 0) {
+        rc = t->tr_conn_lost ? write_after_lost(t)
+                             : ac_transport_fatal_error(
+                                   t, exc, "Fatal write error on socket transport");
+    }
+    Py_DECREF(exc);
+    return rc < 0 ? NULL : Py_NewRef(Py_None);
+}
+
 static PyObject *
 Stream_write(PyObject *op, PyObject *data)
 {
@@ -331,7 +354,7 @@ Stream_write(PyObject *op, PyObject *data)
     }
     Py_buffer view;
     if (PyObject_GetBuffer(data, &view, PyBUF_SIMPLE) < 0) {
-        return NULL;
+        return write_unsendable(t, data);
     }
     int rc = 0;
     if (view.len > 0) {
@@ -377,12 +400,11 @@ Stream_writelines(PyObject *op, PyObject *list_of_data)
     if (nonempty <= 0) {
         return nonempty < 0 ? NULL : Py_NewRef(Py_None);
     }
-    PyObject *seq = PySequence_Fast(list_of_data,
-                                    "writelines() argument must be iterable");
+    PyObject *seq = PySequence_List(list_of_data);  /* TypeError as asyncio's */
     if (seq == NULL) {
         return NULL;
     }
-    Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
+    Py_ssize_t n = PyList_GET_SIZE(seq);
     PyObject **items = PySequence_Fast_ITEMS(seq);
     Py_buffer *views = PyMem_Calloc((size_t)(n ? n : 1), sizeof(Py_buffer));
     Py_ssize_t got = 0;
@@ -390,13 +412,23 @@ Stream_writelines(PyObject *op, PyObject *list_of_data)
     if (views == NULL) {
         PyErr_NoMemory();
     }
+    PyObject *unsendable = NULL;
     for (; rc == 0 && got < n; got++) {
         if (PyObject_GetBuffer(items[got], &views[got], PyBUF_SIMPLE) < 0) {
             rc = -1;
+            if (PyErr_ExceptionMatches(PyExc_BufferError) &&
+                PyMemoryView_Check(items[got])) {
+                /* asyncio took memoryview(item) and fails later, in sendmsg */
+                unsendable = write_unsendable(t, NULL);
+                rc = unsendable == NULL ? -1 : 0;
+            }
             break;
         }
     }
-    if (rc == 0 && t->tr_conn_lost) {
+    if (unsendable != NULL) {
+        /* reported and closed by write_unsendable */
+    }
+    else if (rc == 0 && t->tr_conn_lost) {
         rc = write_after_lost(t);
     }
     else if (rc == 0) {
@@ -417,6 +449,7 @@ Stream_writelines(PyObject *op, PyObject *list_of_data)
     }
     PyMem_Free(views);
     Py_DECREF(seq);
+    Py_XDECREF(unsendable);
     return rc < 0 ? NULL : Py_NewRef(Py_None);
 }
 #endif

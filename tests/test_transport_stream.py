@@ -273,3 +273,46 @@ def test_c_transport_is_not_instantiable():
         b.close()
     finally:
         loop.close()
+
+
+def test_bad_write_buffer_limits_types(lenv):
+    tr, proto, peer = pair(lenv)
+    with pytest.raises(TypeError):
+        tr.set_write_buffer_limits("x")
+    with pytest.raises(ValueError, match=r"high \(-1\) must be >= low \(-1\) must be >= 0"):
+        tr.set_write_buffer_limits(high=-1)
+    assert tr.get_write_buffer_limits() == (16384, 65536)
+    tr.close()
+    lenv.run(proto.closed)
+    peer.close()
+
+
+def test_writelines_not_iterable(lenv):
+    tr, proto, peer = pair(lenv)
+    # 3.11: WriteTransport.writelines joins first
+    text = "'int' object is not iterable" if sys.version_info >= (3, 12) else "can only join"
+    with pytest.raises(TypeError, match=text):
+        tr.writelines(5)
+    assert not tr.is_closing()
+    tr.close()
+    lenv.run(proto.closed)
+    peer.close()
+
+
+@pytest.mark.parametrize("how", ["write", "writelines"])
+def test_non_contiguous_memoryview_is_a_fatal_write_error(lenv, how):
+    """socket.send()/sendmsg() refuse it inside asyncio's try: reported, transport closed."""
+    if how == "writelines" and sys.version_info < (3, 12):
+        pytest.skip("3.11's writelines joins first: b''.join raises to the caller")
+    tr, proto, peer = pair(lenv)
+    data = memoryview(bytearray(10))[::2]
+    if how == "write":
+        assert tr.write(data) is None
+    else:
+        assert tr.writelines([data]) is None
+    lenv.run(proto.closed)
+    errors = lenv.take_errors()
+    assert [e["message"] for e in errors] == ["Fatal write error on socket transport"]
+    assert isinstance(errors[0]["exception"], BufferError)
+    assert proto.lost is errors[0]["exception"]
+    peer.close()
