@@ -16,8 +16,8 @@ def _flag(name):
 
 
 extra_compile = ["-std=c11", "-Wall", "-Wextra", "-Wno-unused-parameter",
-                 "-Wno-missing-field-initializers", "-fvisibility=hidden"]
-extra_link = []
+                 "-Wno-missing-field-initializers", "-fvisibility=hidden", "-pthread"]
+extra_link = ["-pthread"]                 # src/process.c's reaper threads
 undef = []
 if _flag("ASYNCIO_C_WERROR"):
     extra_compile.append("-Werror")

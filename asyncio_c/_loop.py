@@ -9,7 +9,7 @@ import sys
 from asyncio import (base_events, constants, futures, selector_events,
                      sslproto, trsock)
 
-from . import _core, _handles
+from . import _core, _handles, _process
 
 _ENSURE_FD = sys.version_info >= (3, 12)   # _make_*_transport check the fd
 _set_nodelay = base_events._set_nodelay
@@ -19,6 +19,7 @@ _datagram_transport = _core._datagram_transport
 _read_pipe_transport = _core._read_pipe_transport
 _write_pipe_transport = _core._write_pipe_transport
 _c_start_serving = _core._start_serving
+_UnixSubprocessTransport = asyncio.unix_events._UnixSubprocessTransport
 _accept_connection = selector_events.BaseSelectorEventLoop._accept_connection
 _core.SocketTransport._start_tls_compatible = True
 _core.SocketTransport._sendfile_compatible = constants._SendfileMode.TRY_NATIVE
@@ -103,10 +104,49 @@ class Loop(_core.Loop, asyncio.unix_events.SelectorEventLoop):
         # view of the C watch table (loop._selector; asyncio's close() drops
         # it).  A selector passed in is accepted and ignored, as before.
         super().__init__(_core._selector_view(self))
+        self._ac_thread_children = {}   # pid -> _process.ThreadWatch
 
     def close(self):
         super().close()
         self._ac_close()
+
+    # subprocesses: asyncio's subprocess transport (over our C pipe
+    # transports), with the child's exit watched by the loop itself (a pidfd
+    # on our epoll; see _process.py) rather than by the policy's child
+    # watcher, unless the user set a watcher asyncio must use.
+    _ac_use_pidfd = True        # False: a waitpid thread per child
+
+    @property
+    def _ac_children(self):
+        """{pid: "pidfd" | "thread"} of the children watched now."""
+        return _process.children(self)
+
+    async def _make_subprocess_transport(self, protocol, args, shell,
+                                         stdin, stdout, stderr, bufsize,
+                                         extra=None, **kwargs):
+        if _process.user_child_watcher() is not None:
+            return await super()._make_subprocess_transport(
+                protocol, args, shell, stdin, stdout, stderr, bufsize,
+                extra=extra, **kwargs)
+        waiter = self.create_future()
+        transp = _UnixSubprocessTransport(self, protocol, args, shell,
+                                          stdin, stdout, stderr, bufsize,
+                                          waiter=waiter, extra=extra, **kwargs)
+        try:
+            _process.watch_child(self, transp.get_pid(), transp._process_exited)
+        except BaseException:
+            transp.close()      # kills the child; a reaper thread waits
+            _process.ThreadWatch(self, transp.get_pid(), None)
+            raise
+        try:
+            await waiter
+        except (SystemExit, KeyboardInterrupt):
+            raise
+        except BaseException:
+            transp.close()
+            await transp._wait()
+            raise
+        return transp
 
     # transports: C types (src/transport*.c), made as asyncio makes its own
     def _make_socket_transport(self, sock, protocol, waiter=None, *,

@@ -185,7 +185,11 @@ kwnames_of(const char *name)
     X(SelectorViewType)                   \
     X(SelectorMappingType)                \
     X(SelectorKey)                        \
-    /* end selector_view.c */
+    /* end selector_view.c */            \
+    /* process.c */                       \
+    X(ChildWatchType)                     \
+    X(str_pidfd)                          \
+    /* end process.c */
 
 static int
 module_traverse(PyObject *mod, visitproc visit, void *arg)
@@ -338,6 +342,11 @@ module_exec(PyObject *mod)
         return -1;
     }
     /* end selector_view.c */
+    /* process.c */
+    if (ac_process_init(mod, st) < 0) {
+        return -1;
+    }
+    /* end process.c */
     return 0;
 }
 

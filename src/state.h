@@ -177,6 +177,10 @@ typedef struct {
     PyTypeObject *SelectorMappingType;/* its get_map() */
     PyObject *SelectorKey;            /* selectors.SelectorKey */
     /* end selector_view.c */
+    /* process.c */
+    PyTypeObject *ChildWatchType;     /* a pidfd watch's owner */
+    PyObject *str_pidfd;              /* "pidfd" */
+    /* end process.c */
 
     uint64_t task_name_counter;
 } ac_state;
@@ -447,5 +451,7 @@ int ac_wait_init(PyObject *mod, ac_state *st);     /* wait.c */
 int ac_waitfor_init(PyObject *mod, ac_state *st);  /* waitfor.c */
 /* selector_view.c: _core._selector_view(loop), loop._selector's type */
 int ac_selector_view_init(PyObject *mod, ac_state *st);
+/* process.c: _core._watch_child(loop, pid, callback), _core._children(loop) */
+int ac_process_init(PyObject *mod, ac_state *st);
 
 #endif /* AC_STATE_H */
