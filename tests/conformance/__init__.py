@@ -11,8 +11,9 @@ The loop layer (_loop_mirror.py, test_cpython_loop_*.py) runs test_events' epoll
 test_locks, test_queues, test_pep492, test_context, test_taskgroups, test_timeouts,
 test_runners, test_threads and test_waitfor, and the networking modules test_sock_lowlevel,
 test_sendfile, test_server, test_streams, test_unix_events, test_ssl, test_sslproto and
-test_base_events (their classes that run a loop through its public API), with asyncio_c's loop
-as the loop every test gets, and checks that no other loop was made.
+test_base_events, and test_subprocess (their classes that run a loop through its public
+API; test_events' epoll class also runs SubprocessTestsMixin's subprocess tests), with
+asyncio_c's loop as the loop every test gets, and checks that no other loop was made.
 
 Files:
   _mirror.py            finds CPython's C-implementation test classes and mirrors them

@@ -17,7 +17,7 @@ from .exclusions import LOOP_EXCLUSIONS, Exclude
 
 REASON_KINDS = ("not about asyncio_c", "not mirrored:", "asyncio_c bug:", "gap:",
                 "fails on asyncio's own implementation too", "waits for:", "slow",
-                "not about the loop:", "GAP #5:")
+                "not about the loop:", "GAP #5:", "GAP #6:")
 
 
 def _load(short):
@@ -286,5 +286,52 @@ def test_bug_exclusions_are_ours_only():
     # A bug of ours must not hide the reference's result (the report compares the two).
     for key, value in LOOP_EXCLUSIONS.items():
         ex = value if isinstance(value, Exclude) else Exclude(value)
-        if ex.reason.startswith(("asyncio_c bug:", "GAP #5:")):
+        if ex.reason.startswith(("asyncio_c bug:", "GAP #5:", "GAP #6:")):
             assert tuple(ex.impls) == ("ours",), key
+
+
+def test_prior_policy_state_entries_are_live():
+    # Each entry names a test of a mirrored class, on the versions it is given for.
+    _, tests = _cpython_ids()
+    for test_id, (versions, (method, args), why) in lm.PRIOR_POLICY_STATE.items():
+        assert versions and why, test_id
+        assert callable(getattr(asyncio.DefaultEventLoopPolicy, method, None)), test_id
+        if lm.PY in versions:
+            assert test_id in tests, f"{test_id}: no such test on Python {lm.PY}"
+            assert lm._prior_policy_state(test_id) == (method, args)
+        else:
+            assert lm._prior_policy_state(test_id) is None
+
+
+class _PolicyProbe(unittest.TestCase):
+    __test__ = False
+
+    def test_policy(self):
+        policy = asyncio.get_event_loop_policy()
+        self.__class__.set_called = policy._local._set_called
+        asyncio.run(asyncio.sleep(0))
+
+
+def test_prior_policy_state_is_applied(monkeypatch):
+    monkeypatch.setitem(lm.PRIOR_POLICY_STATE, "test_probe._PolicyProbe.test_policy",
+                        ((lm.PY,), ("set_event_loop", (None,)), "probe"))
+    cls, problems = _run_probe(_PolicyProbe, "test_policy")
+    assert problems == [] and cls.set_called is True
+    monkeypatch.delitem(lm.PRIOR_POLICY_STATE, "test_probe._PolicyProbe.test_policy")
+    cls, problems = _run_probe(_PolicyProbe, "test_policy")
+    assert problems == [] and cls.set_called is False
+
+
+def test_subprocess_classes_run_on_our_loop():
+    # SubprocessWatcherMixin.setUp: policy.new_event_loop() of the policy the layer installs;
+    # the reference's policy gives asyncio's loop.  (The per-test check covers the rest.)
+    mod = lm.load("test_subprocess")
+    watcher_classes = [c for c in lm.test_classes(mod)
+                       if issubclass(c, mod.SubprocessWatcherMixin)]
+    assert watcher_classes
+    for impl in (lm.OURS, lm.REF):
+        loop = impl.new_policy().new_event_loop()
+        try:
+            assert impl.accepts(loop), (impl, loop)
+        finally:
+            loop.close()
