@@ -38,6 +38,7 @@ measurement so no earlier work has left reusable free arenas behind.
 """
 import asyncio
 import os
+import shutil
 import sys
 import threading
 import time
@@ -367,6 +368,85 @@ async def call_soon_threadsafe(n):
     return Elapsed(elapsed)
 
 
+# ------------------------------------------------------------ subprocesses
+#
+# Real child processes through ``asyncio.create_subprocess_exec`` (issue #6):
+# the loop's subprocess transport, its pipe transports and the way it learns
+# that a child exited.  The programs are looked up once (absolute paths), so
+# no loop pays for a PATH search the others skip.
+
+def _program(name):
+    path = shutil.which(name)
+    if path is None:
+        raise RuntimeError(f"{name!r} not found on PATH")
+    return path
+
+
+MiB = 1 << 20
+PIPE_CHUNK = 256 * 1024     # bytes per write() and per read() in cat_pipe
+
+
+async def spawn_true(n):
+    """n ``true`` children started concurrently with
+    ``asyncio.create_subprocess_exec`` (no pipes), then every one awaited
+    with ``proc.wait()``; per child, spawn to exit reported."""
+    true = _program("true")
+    create = asyncio.create_subprocess_exec
+    procs = await asyncio.gather(*[create(true) for _ in range(n)])
+    codes = await asyncio.gather(*[p.wait() for p in procs])
+    assert codes == [0] * n, codes
+
+
+async def cat_pipe(n):
+    """n MiB through ``cat`` (``create_subprocess_exec`` with stdin and
+    stdout pipes): a writer task writes 256 KiB chunks, each followed by
+    ``await drain()``, then closes stdin; the reader does
+    ``stdout.read(256 KiB)`` until EOF.  Timed from the first write to EOF
+    (not the spawn nor the final ``wait()``)."""
+    from asyncio.subprocess import PIPE
+    proc = await asyncio.create_subprocess_exec(
+        _program("cat"), stdin=PIPE, stdout=PIPE)
+    chunk = b"x" * PIPE_CHUNK
+    total = n * MiB
+
+    async def writer():
+        w = proc.stdin
+        for _ in range(total // PIPE_CHUNK):
+            w.write(chunk)
+            await w.drain()
+        w.close()
+
+    t0 = time.perf_counter()
+    wtask = asyncio.get_running_loop().create_task(writer())
+    read = proc.stdout.read
+    got = 0
+    while True:
+        data = await read(PIPE_CHUNK)
+        if not data:
+            break
+        got += len(data)
+    elapsed = time.perf_counter() - t0
+    await wtask
+    assert got == total, (got, total)
+    assert await proc.wait() == 0
+    return Elapsed(elapsed)
+
+
+async def cat_communicate(n):
+    """n MiB through ``cat`` with ``proc.communicate(input)`` (one write of
+    the whole input, stdout read to EOF).  Timed: the communicate() call
+    (the input is made and the child spawned before)."""
+    from asyncio.subprocess import PIPE
+    data = b"x" * (n * MiB)
+    proc = await asyncio.create_subprocess_exec(
+        _program("cat"), stdin=PIPE, stdout=PIPE)
+    t0 = time.perf_counter()
+    out, _ = await proc.communicate(data)
+    elapsed = time.perf_counter() - t0
+    assert len(out) == len(data) and proc.returncode == 0
+    return Elapsed(elapsed)
+
+
 # ----------------------------------------------------------------- registry
 
 Workload = namedtuple(
@@ -386,10 +466,11 @@ def _wl(func, size, quick_size, unit, *, ops=None, kind="time", warmup=True,
                     unit, scale, kind, warmup, doc, native)
 
 
-# Sizes: the default run (5 reps x 3 loops x 15 workloads, plus the
+# Sizes: the default run (5 reps x 3 loops x 18 workloads, plus the
 # asyncio_c+native flavour of the 6 ``native`` ones, one process each) must
-# stay within ~5 minutes on the 2-core dev machine, and ``--quick --reps 1``
-# well under 30 s.
+# stay within ~5 minutes on the 2-core dev machine (the three subprocess
+# workloads within ~1 minute of that), and ``--quick --reps 1`` well under
+# 30 s.
 WORKLOADS = {w.name: w for w in [
     _wl(sleep0, 200_000, 10_000, "ns/op", native=True),
     _wl(sleep0_native, 200_000, 10_000, "ns/op"),
@@ -408,4 +489,7 @@ WORKLOADS = {w.name: w for w in [
     _wl(timers, 200_000, 10_000, "ns/timer"),
     _wl(timer_cancel, 500_000, 20_000, "ns/pair"),
     _wl(call_soon_threadsafe, 100_000, 5_000, "ns/callback"),
+    _wl(spawn_true, 200, 20, "ms/child"),
+    _wl(cat_pipe, 100, 4, "ms/MiB"),
+    _wl(cat_communicate, 100, 4, "ms/MiB"),
 ]}
