@@ -417,10 +417,26 @@ ac_transport_report_unexpected(ac_transport *t, const char *where)
 /* ---------------------------------------------------------------------
  * the byte write buffer */
 
+/* Below this size a copy costs less than keeping the object. */
+#define WBUF_BY_REFERENCE (64 * 1024)
+
+static Py_ssize_t
+head_left(ac_wbuf *b)
+{
+    return b->head == NULL ? 0 : PyBytes_GET_SIZE(b->head) - b->hoff;
+}
+
 int
-ac_wbuf_append(ac_transport *t, const char *p, Py_ssize_t n)
+ac_wbuf_append(ac_transport *t, PyObject *obj, const char *p, Py_ssize_t n)
 {
     ac_wbuf *b = &t->tr_wb;
+    if (obj != NULL && PyBytes_CheckExact(obj) && n >= WBUF_BY_REFERENCE &&
+        t->tr_wsize == 0 && p + n == PyBytes_AS_STRING(obj) + PyBytes_GET_SIZE(obj)) {
+        b->head = Py_NewRef(obj);
+        b->hoff = p - PyBytes_AS_STRING(obj);
+        t->tr_wsize = n;
+        return 0;
+    }
     if (b->start > 0 && b->end + n > b->cap) {
         memmove(b->buf, b->buf + b->start, (size_t)(b->end - b->start));
         b->end -= b->start;
@@ -449,25 +465,64 @@ ac_wbuf_append(ac_transport *t, const char *p, Py_ssize_t n)
     }
     memcpy(b->buf + b->end, p, (size_t)n);
     b->end += n;
-    t->tr_wsize = b->end - b->start;
+    t->tr_wsize = head_left(b) + b->end - b->start;
     return 0;
+}
+
+const char *
+ac_wbuf_peek(ac_transport *t, Py_ssize_t *n)
+{
+    ac_wbuf *b = &t->tr_wb;
+    if (b->head != NULL) {
+        *n = head_left(b);
+        return PyBytes_AS_STRING(b->head) + b->hoff;
+    }
+    *n = b->end - b->start;
+    return b->buf + b->start;
+}
+
+PyObject *
+ac_wbuf_copy(ac_transport *t)
+{
+    ac_wbuf *b = &t->tr_wb;
+    Py_ssize_t h = head_left(b);
+    PyObject *r = PyByteArray_FromStringAndSize(NULL, t->tr_wsize);
+    if (r != NULL && t->tr_wsize > 0) {
+        char *d = PyByteArray_AS_STRING(r);
+        if (h > 0) {
+            memcpy(d, PyBytes_AS_STRING(b->head) + b->hoff, (size_t)h);
+        }
+        if (b->end > b->start) {
+            memcpy(d + h, b->buf + b->start, (size_t)(b->end - b->start));
+        }
+    }
+    return r;
 }
 
 void
 ac_wbuf_consume(ac_transport *t, Py_ssize_t n)
 {
     ac_wbuf *b = &t->tr_wb;
-    b->start += n;
-    if (b->start >= b->end) {
-        b->start = b->end = 0;
+    if (b->head != NULL) {
+        b->hoff += n;
+        if (head_left(b) == 0) {
+            Py_CLEAR(b->head);
+        }
     }
-    t->tr_wsize = b->end - b->start;
+    else {
+        b->start += n;
+        if (b->start >= b->end) {
+            b->start = b->end = 0;
+        }
+    }
+    t->tr_wsize = head_left(b) + b->end - b->start;
 }
 
 void
 ac_wbuf_clear(ac_transport *t)
 {
     ac_wbuf *b = &t->tr_wb;
+    Py_CLEAR(b->head);
     b->start = b->end = 0;
     if (b->cap > 256 * 1024) {      /* keep a small block for the next burst */
         PyMem_Free(b->buf);
@@ -830,6 +885,7 @@ ac_transport_dealloc(PyObject *self, inquiry clear)
         PyObject_ClearWeakRefs(self);
     }
     (void)clear(self);
+    Py_CLEAR(T(self)->tr_wb.head);
     PyMem_Free(T(self)->tr_wb.buf);
     T(self)->tr_wb.buf = NULL;
     tp->tp_free(self);

@@ -24,9 +24,14 @@
 
 typedef struct ac_transport ac_transport;
 
-/* The byte write buffer of the stream and write-pipe transports: bytes
- * [start, end) of buf, one contiguous PyMem block. */
+/* The byte write buffer of the stream and write-pipe transports: the
+ * rest of head (a bytes object, from hoff) if there is one, then bytes
+ * [start, end) of buf, one contiguous PyMem block.  A large bytes object
+ * that arrives when the buffer is empty is kept by reference (bytes are
+ * immutable), not copied: communicate(input) of 100 MiB copies nothing. */
 typedef struct {
+    PyObject *head;
+    Py_ssize_t hoff;
     char *buf;
     Py_ssize_t start;
     Py_ssize_t end;
@@ -142,8 +147,14 @@ int ac_transport_run_io(PyObject *self, int (*fn)(ac_transport *t));
  * KeyboardInterrupt (left set). */
 int ac_transport_report_unexpected(ac_transport *t, const char *where);
 
-/* tr_wb: append a copy of p[0:n]; drop the first n bytes; drop all. */
-int ac_wbuf_append(ac_transport *t, const char *p, Py_ssize_t n);
+/* tr_wb: append p[0:n], which lies in the buffer of obj (NULL: unknown):
+ * a copy, or a reference to obj if it is bytes, large, and the buffer is
+ * empty; the first contiguous block to write (*n bytes); drop the first n
+ * bytes (n <= that block); drop all. */
+int ac_wbuf_append(ac_transport *t, PyObject *obj, const char *p, Py_ssize_t n);
+const char *ac_wbuf_peek(ac_transport *t, Py_ssize_t *n);
+/* All that waits to be written, as a new bytearray. */
+PyObject *ac_wbuf_copy(ac_transport *t);
 void ac_wbuf_consume(ac_transport *t, Py_ssize_t n);
 void ac_wbuf_clear(ac_transport *t);
 

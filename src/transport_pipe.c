@@ -283,11 +283,12 @@ static int
 write_io(ac_transport *t)
 {
     PipeObj *p = (PipeObj *)t;
-    ac_wbuf *b = &t->tr_wb;
     if (t->tr_wsize == 0 || p->lost) {
         return 0;
     }
-    Py_ssize_t n = pipe_write(t->tr_fd, b->buf + b->start, b->end - b->start);
+    Py_ssize_t len;
+    const char *s = ac_wbuf_peek(t, &len);
+    Py_ssize_t n = pipe_write(t->tr_fd, s, len);
     if (n < 0) {
         ac_wbuf_clear(t);
         t->tr_conn_lost++;
@@ -403,7 +404,7 @@ WPipe_write(PyObject *op, PyObject *data)
             goto done;
         }
     }
-    rc = ac_wbuf_append(t, s, len);
+    rc = ac_wbuf_append(t, data, s, len);
     if (rc == 0) {
         rc = ac_transport_maybe_pause(t);
     }
@@ -641,10 +642,7 @@ Pipe_get_fileno(PyObject *op, void *c)
 static PyObject *
 WPipe_get_buffer(PyObject *op, void *c)
 {
-    ac_wbuf *b = &AC_TR(op)->tr_wb;
-    return PyByteArray_FromStringAndSize(b->end > b->start ? b->buf + b->start
-                                                           : "",
-                                         b->end - b->start);
+    return ac_wbuf_copy(AC_TR(op));
 }
 
 /* A method of TransportBase that asyncio's pipe class does not have. */

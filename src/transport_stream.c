@@ -191,13 +191,13 @@ shutdown_write(ac_transport *t)
 static int
 stream_write_io(ac_transport *t)
 {
-    ac_wbuf *b = &t->tr_wb;
     ac_state *st = AC_STATE_OF(t);
     if (t->tr_conn_lost || t->tr_wsize == 0) {
         return 0;
     }
-    ssize_t n = send(t->tr_fd, b->buf + b->start, (size_t)(b->end - b->start),
-                     MSG_NOSIGNAL);
+    Py_ssize_t len;
+    const char *p = ac_wbuf_peek(t, &len);
+    ssize_t n = send(t->tr_fd, p, (size_t)len, MSG_NOSIGNAL);
     if (n < 0) {
         if (would_block(errno)) {
             return 0;
@@ -281,7 +281,7 @@ write_after_lost(ac_transport *t)
 
 /* Sends what it can of p[0:n] now (the buffer is empty), buffers the rest. */
 static int
-write_bytes(ac_transport *t, const char *p, Py_ssize_t n)
+write_bytes(ac_transport *t, PyObject *obj, const char *p, Py_ssize_t n)
 {
     if (t->tr_wsize == 0) {
         ssize_t k = send(t->tr_fd, p, (size_t)n, MSG_NOSIGNAL);
@@ -305,7 +305,7 @@ write_bytes(ac_transport *t, const char *p, Py_ssize_t n)
             return -1;
         }
     }
-    if (ac_wbuf_append(t, p, n) < 0) {
+    if (ac_wbuf_append(t, obj, p, n) < 0) {
         return -1;
     }
     return ac_transport_maybe_pause(t);
@@ -359,7 +359,7 @@ Stream_write(PyObject *op, PyObject *data)
     int rc = 0;
     if (view.len > 0) {
         rc = t->tr_conn_lost ? write_after_lost(t)
-                             : write_bytes(t, view.buf, view.len);
+                             : write_bytes(t, data, view.buf, view.len);
     }
     PyBuffer_Release(&view);
     if (rc < 0) {
@@ -434,7 +434,7 @@ Stream_writelines(PyObject *op, PyObject *list_of_data)
     else if (rc == 0) {
         int was_empty = t->tr_wsize == 0;
         for (Py_ssize_t i = 0; rc == 0 && i < n; i++) {
-            rc = ac_wbuf_append(t, views[i].buf, views[i].len);
+            rc = ac_wbuf_append(t, views[i].obj, views[i].buf, views[i].len);
         }
         /* asyncio tries to write at once and watches the fd for the rest */
         if (rc == 0 && was_empty) {
