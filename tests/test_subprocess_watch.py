@@ -484,3 +484,41 @@ def test_loop_closed_with_live_children_reports_no_more_than_asyncio(cenv):
     # ours: nothing that asyncio's loop does not give in the same case
     assert set(c_warned) <= set(a_warned), (c_warned, a_warned)
     assert set(c_seen) <= set(a_seen), (c_seen, a_seen)
+
+
+# --------------------------------------------------------------------------------------
+# _core._watch_child given bad input (internal, but never a crash)
+
+
+def test_watch_child_bad_input():
+    from asyncio_c import _core
+    loop = asyncio_c.new_event_loop()
+    try:
+        with pytest.raises(TypeError):
+            _core._watch_child(asyncio.SelectorEventLoop(), os.getpid(), print)
+        with pytest.raises(TypeError):
+            _core._watch_child(loop, 1)
+        with pytest.raises(TypeError):
+            _core._watch_child(loop, "1", print)
+        with pytest.raises(ValueError):
+            _core._watch_child(loop, 0, print)
+        with pytest.raises(ValueError):
+            _core._watch_child(loop, -5, print)
+        with pytest.raises((ValueError, OverflowError)):
+            _core._watch_child(loop, 2 ** 40, print)
+        with pytest.raises(TypeError):
+            _core._watch_child(loop, os.getpid(), None)
+        with pytest.raises(TypeError):
+            _core._children(object())
+        # a pid that cannot be there (pids stay below pid_max)
+        with open("/proc/sys/kernel/pid_max") as f:
+            pid_max = int(f.read())
+        with pytest.raises(ProcessLookupError):
+            _core._watch_child(loop, pid_max + 1, print)
+        # a process that is not our child: watched, nothing reaped, dropped at close
+        assert _core._watch_child(loop, 1, print) is True
+        assert _core._children(loop) == {1: "pidfd"}
+    finally:
+        loop.close()
+    with pytest.raises(RuntimeError):
+        _core._watch_child(loop, os.getpid(), print)

@@ -74,48 +74,45 @@ def writes(tr, mutate):
     return expected, size_after_big
 
 
-def test_write_pipe_large_bytes(lenv):
-    loop = lenv.loop
+@pytest.fixture
+def wpipe(lenv):
+    """(read fd, write transport, its protocol): a write pipe transport on lenv's loop."""
     r, w = os.pipe()
     os.set_blocking(r, False)
     wobj = io.open(w, "wb", 0)
+    proto = Sink(lenv.loop)
     try:
-        proto = Sink(loop)
-        tr, _ = lenv.run(loop.connect_write_pipe(lambda: proto, wobj))
-        expected, size_after_big = writes(tr, mutate=True)
-        # what the kernel did not take at once is buffered, and counted as asyncio counts it
-        assert 0 < size_after_big < MiB + 123
-        assert tr.get_write_buffer_size() == size_after_big + len(expected) - (MiB + 123)
-        pending = bytes(tr._buffer)
-        assert len(pending) == tr.get_write_buffer_size()
-        assert expected.endswith(pending)
-        assert proto.events == ["pause"]
-        assert read_all(lenv, r, len(expected)) == expected
-        assert tr.get_write_buffer_size() == 0
-        assert proto.events == ["pause", "resume"]
-        tr.close()
-        lenv.run(asyncio.wait_for(proto.lost, 10))
+        tr, _ = lenv.run(lenv.loop.connect_write_pipe(lambda: proto, wobj))
+        yield r, tr, proto
     finally:
         wobj.close()
         os.close(r)
 
 
-def test_write_pipe_abort_drops_large_bytes(lenv):
-    loop = lenv.loop
-    r, w = os.pipe()
-    os.set_blocking(r, False)
-    wobj = io.open(w, "wb", 0)
-    try:
-        proto = Sink(loop)
-        tr, _ = lenv.run(loop.connect_write_pipe(lambda: proto, wobj))
-        tr.write(os.urandom(MiB))
-        assert tr.get_write_buffer_size() > 0
-        tr.abort()
-        assert tr.get_write_buffer_size() == 0
-        assert lenv.run(asyncio.wait_for(proto.lost, 10)) is None
-    finally:
-        wobj.close()
-        os.close(r)
+def test_write_pipe_large_bytes(lenv, wpipe):
+    r, tr, proto = wpipe
+    expected, size_after_big = writes(tr, mutate=True)
+    # what the kernel did not take at once is buffered, and counted as asyncio counts it
+    assert 0 < size_after_big < MiB + 123
+    assert tr.get_write_buffer_size() == size_after_big + len(expected) - (MiB + 123)
+    pending = bytes(tr._buffer)
+    assert len(pending) == tr.get_write_buffer_size()
+    assert expected.endswith(pending)
+    assert proto.events == ["pause"]
+    assert read_all(lenv, r, len(expected)) == expected
+    assert tr.get_write_buffer_size() == 0
+    assert proto.events == ["pause", "resume"]
+    tr.close()
+    lenv.run(asyncio.wait_for(proto.lost, 10))
+
+
+def test_write_pipe_abort_drops_large_bytes(lenv, wpipe):
+    r, tr, proto = wpipe
+    tr.write(os.urandom(MiB))
+    assert tr.get_write_buffer_size() > 0
+    tr.abort()
+    assert tr.get_write_buffer_size() == 0
+    assert lenv.run(asyncio.wait_for(proto.lost, 10)) is None
 
 
 def test_stream_large_bytes(lenv):
