@@ -189,8 +189,8 @@ child_ready(PyObject *op)
     if (rc == 0) {
         PyObject *value = PyLong_FromLong(code);
         rc = value == NULL ? -1
-             : ac_loop_call_soon_internal(st, loop, self->cw_callback, value,
-                                          self->cw_context);
+             : ac_call_soon(st, loop, self->cw_callback, value,
+                            self->cw_context);
         Py_XDECREF(value);
     }
     if (rc < 0 && !PyErr_ExceptionMatches(PyExc_SystemExit) &&
