@@ -39,6 +39,20 @@ def _has_watcher(loop):
     return hasattr(loop, "_ac_children")
 
 
+def _pidfd_usable():
+    """Whether pidfd_open works here: not under valgrind (which does not know the syscall),
+    a kernel before 5.3 or a seccomp filter; asyncio_c then watches with threads."""
+    try:
+        os.close(os.pidfd_open(os.getpid()))
+    except (AttributeError, OSError):
+        return False
+    return True
+
+
+PIDFD = _pidfd_usable()
+needs_pidfd = pytest.mark.skipif(not PIDFD, reason="pidfd_open does not work here")
+
+
 @pytest.fixture(params=MODES)
 def cenv(request):
     """A fresh asyncio_c loop whose children are watched in the mode of the parameter."""
@@ -49,6 +63,8 @@ def cenv(request):
             pytest.skip("asyncio_c's child watcher (loop._ac_children) is not there yet")
         if e.mode == "thread":
             e.loop._ac_use_pidfd = False
+        elif not PIDFD:
+            pytest.skip("pidfd_open does not work here: asyncio_c watches with threads")
         yield e
     finally:
         e.close()
@@ -266,6 +282,8 @@ def test_reaped_by_someone_else_pidfd(limpl, caplog):
                 pytest.skip("asyncio_c's child watcher (loop._ac_children) is not there yet")
         elif PYV < (3, 12):
             pytest.skip("3.11's default watcher is a waitpid() thread: it races the caller")
+        if not PIDFD:
+            pytest.skip("pidfd_open does not work here: both loops watch with threads")
         with caplog.at_level(logging.WARNING, logger="asyncio"):
             proc = spawn_blocked(env)
             popen = proc._transport.get_extra_info("subprocess")
@@ -463,6 +481,14 @@ def _close_with_live_children(impl, mode):
                 wait_exited_unreaped(pid)
             if impl.is_c:
                 assert wait_reaped(pids, timeout=10.0) == {}
+            elif PYV < (3, 12) or not PIDFD:
+                # asyncio's thread watcher (3.11's default, or where pidfds do not work)
+                # holds the transports until its threads have reaped and returned; the
+                # pidfd watcher of 3.12+ never reaps after the loop is closed
+                wait_reaped(pids, timeout=5.0)
+                for t in threading.enumerate():
+                    if t.name.startswith("waitpid-"):
+                        t.join(10.0)
             del procs
             collect()
             for pid in pids:
@@ -510,6 +536,10 @@ def test_watch_child_bad_input():
             _core._watch_child(loop, os.getpid(), None)
         with pytest.raises(TypeError):
             _core._children(object())
+        if not PIDFD:
+            # pidfd_open does not work here: None, the caller watches with a thread
+            assert _core._watch_child(loop, os.getpid(), print) is None
+            return
         # a pid that cannot be there (pids stay below pid_max)
         with open("/proc/sys/kernel/pid_max") as f:
             pid_max = int(f.read())
