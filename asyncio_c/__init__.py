@@ -13,6 +13,7 @@ install(patch=True), or `python -m asyncio_c --patch script.py`) makes
 asyncio's own names use them, asyncio_c.unpatch() undoes it.
 """
 from . import _core
+from . import _alltasks  # noqa: F401,E402  (all_tasks() sees our tasks)
 
 Future = _core.Future
 Task = _core.Task

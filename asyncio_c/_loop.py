@@ -6,8 +6,9 @@ loop (see its docstring and docs/architecture.md).
 import asyncio
 import socket
 import sys
-from asyncio import (base_events, constants, futures, selector_events,
-                     sslproto, trsock)
+import threading
+from asyncio import (base_events, constants, events, futures,
+                     selector_events, sslproto, trsock)
 
 from . import _core, _handles, _process
 
@@ -70,6 +71,9 @@ def _new_datagram_transport(loop, sock, protocol, address, waiter, extra):
 
 _Future = _core.Future
 _Task = _core.Task
+_C_RUN_ONCE = _core.Loop._run_once
+_HAVE_RUN_FOREVER_SETUP = hasattr(base_events.BaseEventLoop,
+                                  '_run_forever_setup')
 
 
 def task_factory(loop, coro, **kwargs):
@@ -105,10 +109,64 @@ class Loop(_core.Loop, asyncio.unix_events.SelectorEventLoop):
         # it).  A selector passed in is accepted and ignored, as before.
         super().__init__(_core._selector_view(self))
         self._ac_thread_children = {}   # pid -> _process.ThreadWatch
+        self._ac_quiet_self_pipe()
 
     def close(self):
         super().close()
         self._ac_close()
+
+    # run_forever: asyncio's set-up and clean-up around the C loop of
+    # iterations (_core.Loop._ac_run), unless a subclass or the instance
+    # replaced _run_once: then asyncio's own Python loop calls that.
+    def run_forever(self):
+        if (type(self)._run_once is not _C_RUN_ONCE
+                or '_run_once' in self.__dict__):
+            return super().run_forever()
+        if _HAVE_RUN_FOREVER_SETUP:
+            try:
+                self._run_forever_setup()
+                self._ac_run()
+            finally:
+                self._run_forever_cleanup()
+            return
+        self._check_closed()
+        self._check_running()
+        self._set_coroutine_origin_tracking(self._debug)
+        hooks = sys.get_asyncgen_hooks()
+        try:
+            self._thread_id = threading.get_ident()
+            sys.set_asyncgen_hooks(firstiter=self._asyncgen_firstiter_hook,
+                                   finalizer=self._asyncgen_finalizer_hook)
+            events._set_running_loop(self)
+            self._ac_run()
+        finally:
+            self._stopping = False
+            self._thread_id = None
+            events._set_running_loop(None)
+            self._set_coroutine_origin_tracking(False)
+            sys.set_asyncgen_hooks(*hooks)
+
+    # A zero-timeout poll (something is ready) is skipped while the only fd
+    # watched is the self-pipe: a byte there only repeats that
+    # call_soon_threadsafe queued a callback.  Not while signal handlers
+    # are set: their signal numbers arrive through the self-pipe.
+    def _ac_quiet_self_pipe(self):
+        ssock = getattr(self, '_ssock', None)
+        quiet = ssock is not None and not self._signal_handlers
+        self._ac_quiet_fd = ssock.fileno() if quiet else -1
+
+    def add_signal_handler(self, sig, callback, *args):
+        self._ac_quiet_fd = -1
+        try:
+            return super().add_signal_handler(sig, callback, *args)
+        finally:
+            self._ac_quiet_self_pipe()
+
+    def remove_signal_handler(self, sig):
+        try:
+            return super().remove_signal_handler(sig)
+        finally:
+            self._ac_quiet_self_pipe()
 
     # subprocesses: asyncio's subprocess transport (over our C pipe
     # transports), with the child's exit watched by the loop itself (a pidfd

@@ -511,8 +511,8 @@ watch_mask(const ac_watch *w)
 /* Puts obj (a new reference, or NULL) and fn in the which-slot of w and
  * drops what was there (a Handle is cancelled, a C owner released). */
 static int
-watch_replace(ac_state *st, ac_watch *w, unsigned which, PyObject *obj,
-              ac_io_fn fn)
+watch_replace(ac_state *st, LoopObj *self, ac_watch *w, unsigned which,
+              PyObject *obj, ac_io_fn fn)
 {
     PyObject *old;
     ac_io_fn oldfn;
@@ -530,6 +530,7 @@ watch_replace(ac_state *st, ac_watch *w, unsigned which, PyObject *obj,
         w->wfn = fn;
         w->wgen++;
     }
+    self->loop_nwatched += (obj != NULL) - (old != NULL);
     if (old == NULL) {
         return 0;
     }
@@ -575,7 +576,7 @@ loop_add_watch(PyObject *op, PyObject *const *args, Py_ssize_t nargs,
         Py_DECREF(h);
         return errno_error(rc);
     }
-    if (watch_replace(st, w, which, Py_NewRef(h), NULL) < 0) {
+    if (watch_replace(st, self, w, which, Py_NewRef(h), NULL) < 0) {
         Py_DECREF(h);
         return NULL;
     }
@@ -596,7 +597,7 @@ loop_remove_watch(LoopObj *self, ac_state *st, int fd, unsigned which)
     unsigned mask = watch_mask(w) & ~which;
     /* an fd closed behind our back is already out of the kernel set */
     (void)ac_poller_set(self->loop_poller, fd, mask, NULL);
-    return watch_replace(st, w, which, NULL, NULL) < 0 ? -1 : 1;
+    return watch_replace(st, self, w, which, NULL, NULL) < 0 ? -1 : 1;
 }
 
 int
@@ -617,7 +618,8 @@ ac_loop_io_start(PyObject *loop, int fd, unsigned which, ac_io_fn fn,
         errno_error(rc);
         return -1;
     }
-    return watch_replace(AC_STATE_OF(loop), w, which, Py_NewRef(owner), fn);
+    return watch_replace(AC_STATE_OF(loop), self, w, which, Py_NewRef(owner),
+                         fn);
 }
 
 int
@@ -839,16 +841,31 @@ push_watch_event(LoopObj *self, ac_state *st, int fd, unsigned which)
     }
 }
 
-static PyObject *
-Loop_run_once(PyObject *op, PyObject *unused)
+/* Nothing but the quiet fd is watched: a zero-timeout poll could find
+ * nothing that must run soon (a byte on the self-pipe only says that
+ * call_soon_threadsafe already queued its callback), so it is skipped. */
+static inline int
+poll_can_skip(LoopObj *self)
 {
-    LoopObj *self = L(op);
-    ac_state *st = AC_STATE_OF(op);
+    if (self->loop_nwatched == 0) {
+        return 1;
+    }
+    int q = self->loop_quiet_fd;
+    return self->loop_nwatched == 1 && q >= 0 && q < self->loop_nwatch &&
+           self->loop_watch[q].reader != NULL;
+}
+
+/* One iteration: poll (blocking only when nothing is ready), queue due
+ * timers, run what was ready when the pass began.  0, or -1 with an
+ * exception that leaves the loop. */
+static int
+loop_run_once(ac_state *st, LoopObj *self)
+{
     ac_poll_event events[AC_MAX_EVENTS];
 
     if (self->loop_poller == NULL) {
         PyErr_SetString(PyExc_RuntimeError, "Event loop is closed");
-        return NULL;
+        return -1;
     }
     int timeout_ms;
     ac_timer *top = ac_timerheap_peek(&self->loop_timers);
@@ -868,21 +885,32 @@ Loop_run_once(PyObject *op, PyObject *unused)
 
     int n;
     ac_poller *poller = self->loop_poller;
-    self->loop_polling = 1;
-    self->loop_wakeup_sent = 0;
-    Py_BEGIN_ALLOW_THREADS
-    n = ac_poller_wait(poller, timeout_ms, events, AC_MAX_EVENTS);
-    Py_END_ALLOW_THREADS
-    self->loop_polling = 0;
+    if (timeout_ms != 0) {
+        /* may block: let other threads run meanwhile */
+        self->loop_polling = 1;
+        self->loop_wakeup_sent = 0;
+        Py_BEGIN_ALLOW_THREADS
+        n = ac_poller_wait(poller, timeout_ms, events, AC_MAX_EVENTS);
+        Py_END_ALLOW_THREADS
+        self->loop_polling = 0;
+    }
+    else if (poll_can_skip(self)) {
+        n = 0;
+    }
+    else {
+        /* returns at once: no reason to drop the GIL */
+        n = ac_poller_wait(poller, 0, events, AC_MAX_EVENTS);
+    }
     if (n == -EINTR) {
         /* run Python's signal handlers (KeyboardInterrupt starts here) */
         if (PyErr_CheckSignals() < 0) {
-            return NULL;
+            return -1;
         }
         n = 0;
     }
     else if (n < 0) {
-        return errno_error(n);
+        errno_error(n);
+        return -1;
     }
     for (int i = 0; i < n; i++) {
         if (events[i].events & AC_POLL_READ) {
@@ -894,13 +922,15 @@ Loop_run_once(PyObject *op, PyObject *unused)
     }
 
     /* timers due within the clock's resolution fire now, as in asyncio */
-    double end = mono_now() + self->loop_clock_resolution;
-    while ((top = ac_timerheap_peek(&self->loop_timers)) != NULL &&
-           top->deadline < end) {
-        ac_timerheap_pop(&self->loop_timers);
-        /* the heap's reference moves to the ready queue */
-        if (ac_loop_push_handle(self, (PyObject *)top->data) < 0) {
-            return NULL;
+    if (ac_timerheap_peek(&self->loop_timers) != NULL) {
+        double end = mono_now() + self->loop_clock_resolution;
+        while ((top = ac_timerheap_peek(&self->loop_timers)) != NULL &&
+               top->deadline < end) {
+            ac_timerheap_pop(&self->loop_timers);
+            /* the heap's reference moves to the ready queue */
+            if (ac_loop_push_handle(self, (PyObject *)top->data) < 0) {
+                return -1;
+            }
         }
     }
 
@@ -912,10 +942,63 @@ Loop_run_once(PyObject *op, PyObject *unused)
             break;  /* emptied by a callback (close) */
         }
         if (run_ready_entry(st, self, &r) < 0) {
-            return NULL;
+            return -1;
         }
     }
+    return 0;
+}
+
+static PyObject *
+Loop_run_once(PyObject *op, PyObject *unused)
+{
+    if (loop_run_once(AC_STATE_OF(op), L(op)) < 0) {
+        return NULL;
+    }
     Py_RETURN_NONE;
+}
+
+/* The body of run_forever (asyncio_c.Loop.run_forever does the set-up and
+ * the clean-up around it): iterations until stop() is seen, checking for
+ * signals between them as the Python loop it replaces does. */
+static PyObject *
+Loop_ac_run(PyObject *op, PyObject *unused)
+{
+    LoopObj *self = L(op);
+    ac_state *st = AC_STATE_OF(op);
+    Py_INCREF(op);
+    for (;;) {
+        if (loop_run_once(st, self) < 0) {
+            break;
+        }
+        if (self->loop_stopping) {
+            Py_DECREF(op);
+            Py_RETURN_NONE;
+        }
+        if (PyErr_CheckSignals() < 0) {
+            break;
+        }
+    }
+    Py_DECREF(op);
+    return NULL;
+}
+
+/* _ac_quiet_fd: the fd (asyncio's self-pipe) whose reader alone does not
+ * make a zero-timeout poll worth its system call; -1 for none. */
+static PyObject *
+Loop_get_quiet_fd(PyObject *op, void *c)
+{
+    return PyLong_FromLong(L(op)->loop_quiet_fd);
+}
+
+static int
+Loop_set_quiet_fd(PyObject *op, PyObject *v, void *c)
+{
+    long fd = v == NULL ? -1 : PyLong_AsLong(v);
+    if (fd == -1 && PyErr_Occurred()) {
+        return -1;
+    }
+    L(op)->loop_quiet_fd = fd < 0 || fd > INT_MAX ? -1 : (int)fd;
+    return 0;
 }
 
 /* ---------------------------------------------------------------------
@@ -928,35 +1011,65 @@ Loop_create_future(PyObject *op, PyObject *unused)
 }
 
 static PyObject *
-Loop_create_task(PyObject *op, PyObject *args, PyObject *kwds)
+Loop_create_task(PyObject *op, PyObject *const *args, size_t nargsf,
+                 PyObject *kwnames)
 {
     ac_state *st = AC_STATE_OF(op);
-    static char *kwlist[] = {"coro", "name", "context", NULL};
-    PyObject *coro, *name = Py_None, *context = Py_None;
+    Py_ssize_t nargs = PyVectorcall_NARGS(nargsf);
     if (L(op)->loop_task_factory != Py_None) {
         /* asyncio's own code path for factories (it differs per version) */
-        PyObject *full = PyTuple_New(PyTuple_GET_SIZE(args) + 1);
+        Py_ssize_t nkw = kwnames == NULL ? 0 : PyTuple_GET_SIZE(kwnames);
+        PyObject **full = PyMem_Malloc((size_t)(nargs + nkw + 1) *
+                                       sizeof(PyObject *));
         if (full == NULL) {
-            return NULL;
+            return PyErr_NoMemory();
         }
-        PyTuple_SET_ITEM(full, 0, Py_NewRef(op));
-        for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(args); i++) {
-            PyTuple_SET_ITEM(full, i + 1, Py_NewRef(PyTuple_GET_ITEM(args, i)));
-        }
-        PyObject *r = PyObject_Call(st->base_create_task, full, kwds);
-        Py_DECREF(full);
+        full[0] = op;
+        memcpy(full + 1, args, (size_t)(nargs + nkw) * sizeof(PyObject *));
+        PyObject *r = PyObject_Vectorcall(st->base_create_task, full,
+                                          (size_t)nargs + 1, kwnames);
+        PyMem_Free(full);
         return r;
     }
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O|$OO:create_task", kwlist,
-                                     &coro, &name, &context)) {
+    /* create_task(coro, *, name=None, context=None) */
+    PyObject *name = Py_None, *context = Py_None;
+    if (kwnames != NULL) {
+        for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(kwnames); i++) {
+            PyObject *k = PyTuple_GET_ITEM(kwnames, i);
+            PyObject *v = args[nargs + i];
+            if (PyUnicode_Check(k) &&
+                PyUnicode_CompareWithASCIIString(k, "name") == 0) {
+                name = v;
+            }
+            else if (PyUnicode_Check(k) &&
+                     PyUnicode_CompareWithASCIIString(k, "context") == 0) {
+                context = v;
+            }
+            else {
+                PyErr_Format(PyExc_TypeError,
+                             "create_task() got an unexpected keyword "
+                             "argument '%S'", k);
+                return NULL;
+            }
+        }
+    }
+    if (nargs != 1) {
+        if (nargs == 0) {
+            PyErr_SetString(PyExc_TypeError,
+                            "create_task() missing required argument 'coro' "
+                            "(pos 1)");
+        }
+        else {
+            PyErr_Format(PyExc_TypeError,
+                         "create_task() takes exactly 1 positional argument "
+                         "(%zd given)", nargs);
+        }
         return NULL;
     }
     if (check_closed(L(op)) < 0) {
         return NULL;
     }
-    PyObject *vargs[4] = {coro, op, name, context};
-    return PyObject_Vectorcall((PyObject *)st->TaskType, vargs, 1,
-                               st->kw_loop_name_context);
+    return ac_task_new(st, args[0], op, name, context);
 }
 
 /* Drop everything queued, scheduled and watched; close the poller.
@@ -977,6 +1090,7 @@ loop_release(LoopObj *self)
         int n = self->loop_nwatch;
         self->loop_watch = NULL;
         self->loop_nwatch = 0;
+        self->loop_nwatched = 0;
         for (int i = 0; i < n; i++) {
             Py_XDECREF(w[i].reader);
             Py_XDECREF(w[i].writer);
@@ -1100,6 +1214,7 @@ Loop_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
     self->loop_thread_id = Py_NewRef(Py_None);
     self->loop_task_factory = Py_NewRef(Py_None);
     self->loop_clock_resolution = 1e-9;
+    self->loop_quiet_fd = -1;
     int rc = ac_poller_create(&self->loop_poller);
     if (rc < 0) {
         Py_DECREF(self);
@@ -1187,10 +1302,12 @@ static PyMethodDef Loop_methods[] = {
     {"_remove_writer", Loop_remove_writer, METH_O, NULL},
     {"_run_once", Loop_run_once, METH_NOARGS,
      "One iteration: poll, fire due timers, run what is ready."},
+    {"_ac_run", Loop_ac_run, METH_NOARGS,
+     "Iterations until stop(): run_forever's loop."},
     {"create_future", Loop_create_future, METH_NOARGS,
      "A new asyncio_c.Future bound to this loop."},
     {"create_task", (PyCFunction)(void (*)(void))Loop_create_task,
-     METH_VARARGS | METH_KEYWORDS, "Schedule a coroutine as a Task."},
+     METH_FASTCALL | METH_KEYWORDS, "Schedule a coroutine as a Task."},
     {"_ac_close", Loop_ac_close, METH_NOARGS, NULL},
     {"_ac_after_fork", Loop_after_fork, METH_NOARGS, NULL},
     {NULL, NULL, 0, NULL},
@@ -1205,6 +1322,7 @@ static PyGetSetDef Loop_getset[] = {
      NULL},
     {"_clock_resolution", Loop_get_clock_resolution,
      Loop_set_clock_resolution, NULL, NULL},
+    {"_ac_quiet_fd", Loop_get_quiet_fd, Loop_set_quiet_fd, NULL, NULL},
     {"_ac_timer_count", Loop_get_timer_count, NULL,
      "Number of scheduled, not cancelled timers.", NULL},
     {NULL, NULL, NULL, NULL, NULL},

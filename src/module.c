@@ -48,7 +48,6 @@ kwnames_of(const char *name)
     X(iscoroutine)                        \
     X(extract_stack)                      \
     X(current_tasks)                      \
-    X(register_task)                      \
     X(register_eager_task)                \
     X(unregister_eager_task)              \
     X(s_call_soon)                        \
@@ -76,7 +75,6 @@ kwnames_of(const char *name)
     X(s_slow_callback)                    \
     X(kw_context)                         \
     X(kw_msg)                             \
-    X(kw_loop_name_context)               \
     X(s_create_task)                      \
     X(s_create_future)                    \
     X(s_done)                             \
@@ -272,9 +270,7 @@ module_exec(PyObject *mod)
 #undef INTERN
     if ((st->kw_context = kwnames_of("context")) == NULL ||
         (st->kw_msg = kwnames_of("msg")) == NULL ||
-        (st->kw_loop = kwnames_of("loop")) == NULL ||
-        (st->kw_loop_name_context = Py_BuildValue("(sss)", "loop", "name",
-                                                  "context")) == NULL) {
+        (st->kw_loop = kwnames_of("loop")) == NULL) {
         return -1;
     }
     PyObject *asyncio = PyImport_ImportModule("asyncio");
@@ -296,7 +292,6 @@ module_exec(PyObject *mod)
     LOOKUP(iscoroutine, "asyncio.coroutines", "iscoroutine");
     LOOKUP(extract_stack, "traceback", "extract_stack");
     LOOKUP(current_tasks, "asyncio.tasks", "_current_tasks");
-    LOOKUP(register_task, "asyncio.tasks", "_register_task");
     LOOKUP(base_create_task, "asyncio.base_events", "BaseEventLoop");
     Py_SETREF(st->base_create_task,
               PyObject_GetAttrString(st->base_create_task, "create_task"));
@@ -314,6 +309,7 @@ module_exec(PyObject *mod)
         return -1;
     }
     st->task_name_counter = 0;
+    st->live_tasks.prev = st->live_tasks.next = &st->live_tasks;
 
     if (ac_future_init_types(mod, st) < 0) {
         return -1;
@@ -365,8 +361,25 @@ set_loop_class(PyObject *mod, PyObject *cls)
     Py_RETURN_NONE;
 }
 
+static PyObject *
+live_tasks(PyObject *mod, PyObject *unused)
+{
+    return ac_task_live_list(PyModule_GetState(mod));
+}
+
+static PyObject *
+forget_task(PyObject *mod, PyObject *task)
+{
+    ac_task_forget(PyModule_GetState(mod), task);
+    Py_RETURN_NONE;
+}
+
 static PyMethodDef module_methods[] = {
     {"_set_loop_class", set_loop_class, METH_O, NULL},
+    {"_live_tasks", live_tasks, METH_NOARGS,
+     "Our tasks that are scheduled and not done (all_tasks() adds them)."},
+    {"_forget_task", forget_task, METH_O,
+     "Take a task out of _live_tasks() (asyncio's _unregister_task)."},
     {NULL, NULL, 0, NULL},
 };
 

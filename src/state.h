@@ -9,6 +9,12 @@
 #include "readyq.h"
 #include "timerheap.h"
 
+/* The live-task registry (all_tasks): an intrusive ring through every Task
+ * that is scheduled and not done yet; the ring holds no references. */
+typedef struct ac_tlink {
+    struct ac_tlink *prev, *next;
+} ac_tlink;
+
 typedef struct {
     PyTypeObject *FutureType;
     PyTypeObject *FutureIterType;
@@ -33,7 +39,6 @@ typedef struct {
     PyObject *iscoroutine;          /* coroutines.iscoroutine */
     PyObject *extract_stack;        /* traceback.extract_stack */
     PyObject *current_tasks;        /* tasks._current_tasks: loop -> task */
-    PyObject *register_task;        /* tasks._register_task */
     PyObject *register_eager_task;  /* tasks._register_eager_task (3.12+) */
     PyObject *unregister_eager_task;/* tasks._unregister_eager_task (3.12+) */
 
@@ -63,7 +68,6 @@ typedef struct {
     PyObject *s_slow_callback;
     PyObject *kw_context;           /* ("context",) */
     PyObject *kw_msg;               /* ("msg",) */
-    PyObject *kw_loop_name_context; /* ("loop", "name", "context") */
 
     /* ---- combinators ---- */
     /* names the combinators use (interned in module.c) */
@@ -183,6 +187,7 @@ typedef struct {
     /* end process.c */
 
     uint64_t task_name_counter;
+    ac_tlink live_tasks;              /* task.c: the ring's head */
 } ac_state;
 
 extern PyModuleDef ac_moduledef;
@@ -289,8 +294,10 @@ ac_future_check_exact(ac_state *st, PyObject *o)
 
 typedef struct {
     FutureObj task_fut;
+    ac_tlink task_link;           /* in st->live_tasks while pending (or unlinked: NULLs) */
+    unsigned long long task_name_num;  /* "Task-N" not formatted yet (0: none) */
     PyObject *task_coro;
-    PyObject *task_name;
+    PyObject *task_name;          /* NULL while task_name_num says it */
     PyObject *task_context;
     PyObject *task_fut_waiter;
     PyObject *task_step_cb;       /* bound task_step, made once, dropped when done */
@@ -301,6 +308,14 @@ typedef struct {
 } TaskObj;
 
 int ac_task_init_types(PyObject *mod, ac_state *st);
+/* Task(coro, loop=loop, name=name, context=context) of exactly our Task
+ * type, without the argument parsing (name, context: None for default). */
+PyObject *ac_task_new(ac_state *st, PyObject *coro, PyObject *loop,
+                      PyObject *name, PyObject *context);
+/* The registered tasks not done yet (a new list), for all_tasks(). */
+PyObject *ac_task_live_list(ac_state *st);
+/* Take a task out of the registry (asyncio.tasks._unregister_task). */
+void ac_task_forget(ac_state *st, PyObject *obj);
 
 /* ---- Handle, TimerHandle (handle.c) ---- */
 
@@ -372,6 +387,9 @@ typedef struct {
     ac_poller *loop_poller;
     ac_watch *loop_watch;         /* indexed by fd */
     int loop_nwatch;
+    int loop_nwatched;            /* reader and writer slots in use */
+    int loop_quiet_fd;            /* a reader fd a zero-timeout poll may skip
+                                     (the self-pipe, no signal handlers), -1 */
     PyObject *loop_thread_id;     /* None when not running */
     PyObject *loop_task_factory;
     double loop_clock_resolution;

@@ -5,9 +5,10 @@
  * task (not per step) and dropped when the task is done.  Awaiting one of our
  * own futures takes a fast path (no attribute lookups, no method calls);
  * anything else with `_asyncio_future_blocking` goes through its Python
- * methods, exactly as asyncio's Task does.  current_task()/all_tasks() see
- * our tasks through asyncio's own bookkeeping (tasks._current_tasks and
- * tasks._register_task). */
+ * methods, exactly as asyncio's Task does.  current_task() sees our tasks
+ * through asyncio's own tasks._current_tasks; all_tasks() through our
+ * registry of live tasks (below), which asyncio_c/_alltasks.py chains after
+ * asyncio's own set of tasks. */
 #include "state.h"
 
 #define AC_TASK(o) ((TaskObj *)(o))
@@ -76,6 +77,71 @@ swap_current_task(ac_state *st, PyObject *loop, PyObject *task)
 }
 #endif
 
+/* ---------------------------------------------------------------------
+ * the live-task registry: what asyncio.all_tasks() sees of our tasks
+ * (asyncio_c/_alltasks.py chains it after asyncio's own WeakSet).  A task
+ * is linked while scheduled and not done; linking and unlinking are a few
+ * pointer writes, where asyncio's WeakSet makes a weakref per task and runs
+ * Python code to add it and to drop it. */
+
+static inline void
+task_link(ac_state *st, TaskObj *task)
+{
+    ac_tlink *l = &task->task_link, *head = &st->live_tasks;
+    if (l->next != NULL) {
+        return;
+    }
+    l->prev = head->prev;
+    l->next = head;
+    head->prev->next = l;
+    head->prev = l;
+}
+
+static inline void
+task_unlink(TaskObj *task)
+{
+    ac_tlink *l = &task->task_link;
+    if (l->next == NULL) {
+        return;
+    }
+    l->prev->next = l->next;
+    l->next->prev = l->prev;
+    l->prev = l->next = NULL;
+}
+
+#define TASK_OF_LINK(l) \
+    ((TaskObj *)((char *)(l) - offsetof(TaskObj, task_link)))
+
+/* _core._live_tasks(): a list of the registered tasks not done yet. */
+PyObject *
+ac_task_live_list(ac_state *st)
+{
+    PyObject *list = PyList_New(0);
+    if (list == NULL) {
+        return NULL;
+    }
+    for (ac_tlink *l = st->live_tasks.next; l != &st->live_tasks;
+         l = l->next) {
+        TaskObj *task = TASK_OF_LINK(l);
+        if (AC_FUT(task)->fut_state == AC_PENDING &&
+            PyList_Append(list, (PyObject *)task) < 0) {
+            Py_DECREF(list);
+            return NULL;
+        }
+    }
+    return list;
+}
+
+/* _core._forget_task(task): what asyncio.tasks._unregister_task does. */
+void
+ac_task_forget(ac_state *st, PyObject *obj)
+{
+    if (PyObject_TypeCheck(obj, st->TaskType)) {
+        task_unlink(AC_TASK(obj));
+    }
+}
+
+#if AC_HAVE_EAGER_TASKS
 static int
 call_and_drop(PyObject *fn, PyObject *arg)
 {
@@ -86,6 +152,7 @@ call_and_drop(PyObject *fn, PyObject *arg)
     Py_DECREF(r);
     return 0;
 }
+#endif
 
 /* ---------------------------------------------------------------------
  * the bound step and wakeup callables */
@@ -127,6 +194,7 @@ task_forget_callables(TaskObj *task)
     if (AC_FUT(task)->fut_state != AC_PENDING) {
         Py_CLEAR(task->task_step_cb);
         Py_CLEAR(task->task_wakeup_cb);
+        task_unlink(task);
     }
 }
 
@@ -535,18 +603,7 @@ restore:
         task_forget_callables(task);
     }
     else {
-        PyObject *err = rc < 0 ? ac_err_take() : NULL;
-        if (call_and_drop(st->register_task, self) < 0) {
-            rc = -1;
-            if (err != NULL) {
-                /* the step's exception wins; this one is reported */
-                PyErr_WriteUnraisable(self);
-                ac_err_give(err);
-            }
-        }
-        else {
-            ac_err_give(err);
-        }
+        task_link(st, task);
     }
 done:
     Py_DECREF(loop);
@@ -598,27 +655,13 @@ task_cancel_impl(ac_state *st, TaskObj *task, PyObject *msg)
 /* ---------------------------------------------------------------------
  * type slots */
 
+/* Task.__init__ after its arguments are parsed. */
 static int
-Task_init(PyObject *self, PyObject *args, PyObject *kwds)
+task_setup(ac_state *st, TaskObj *task, PyObject *coro, PyObject *loop,
+           PyObject *name, PyObject *context, PyObject *eager)
 {
-#if AC_HAVE_EAGER_TASKS
-    static char *kwlist[] = {"coro", "loop", "name", "context", "eager_start",
-                             NULL};
-    const char *fmt = "O|$OOOO:Task";
-#else
-    static char *kwlist[] = {"coro", "loop", "name", "context", NULL};
-    const char *fmt = "O|$OOO:Task";
-#endif
-    PyObject *coro, *loop = Py_None, *name = Py_None, *context = Py_None;
-    PyObject *eager = Py_False;
-    ac_state *st = AC_STATE_OF(self);
-    TaskObj *task = AC_TASK(self);
-    FutureObj *fut = AC_FUT(self);
+    FutureObj *fut = AC_FUT(task);
 
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, fmt, kwlist, &coro, &loop,
-                                     &name, &context, &eager)) {
-        return -1;
-    }
     if (ac_future_init(st, fut, loop) < 0) {
         return -1;
     }
@@ -650,17 +693,16 @@ Task_init(PyObject *self, PyObject *args, PyObject *kwds)
     }
     Py_XSETREF(task->task_context, context);
 
+    /* "Task-N" is formatted when first asked for (get_name, repr) */
+    task->task_name_num = 0;
     if (name == Py_None) {
-        name = PyUnicode_FromFormat("Task-%llu",
-                                    (unsigned long long)++st->task_name_counter);
+        name = NULL;
+        task->task_name_num = ++st->task_name_counter;
     }
     else if (PyUnicode_CheckExact(name)) {
         Py_INCREF(name);
     }
-    else {
-        name = PyObject_Str(name);
-    }
-    if (name == NULL) {
+    else if ((name = PyObject_Str(name)) == NULL) {
         return -1;
     }
     Py_XSETREF(task->task_name, name);
@@ -671,7 +713,7 @@ Task_init(PyObject *self, PyObject *args, PyObject *kwds)
     Py_XSETREF(task->task_coro, Py_NewRef(coro));
 
 #if AC_HAVE_EAGER_TASKS
-    int is_eager = PyObject_IsTrue(eager);
+    int is_eager = eager == Py_False ? 0 : PyObject_IsTrue(eager);
     if (is_eager < 0) {
         return -1;
     }
@@ -690,11 +732,53 @@ Task_init(PyObject *self, PyObject *args, PyObject *kwds)
             return task_eager_start(st, task);
         }
     }
+#else
+    (void)eager;
 #endif
     if (task_call_step_soon(st, task, NULL) < 0) {
         return -1;
     }
-    return call_and_drop(st->register_task, self);
+    task_link(st, task);
+    return 0;
+}
+
+static int
+Task_init(PyObject *self, PyObject *args, PyObject *kwds)
+{
+#if AC_HAVE_EAGER_TASKS
+    static char *kwlist[] = {"coro", "loop", "name", "context", "eager_start",
+                             NULL};
+    const char *fmt = "O|$OOOO:Task";
+#else
+    static char *kwlist[] = {"coro", "loop", "name", "context", NULL};
+    const char *fmt = "O|$OOO:Task";
+#endif
+    PyObject *coro, *loop = Py_None, *name = Py_None, *context = Py_None;
+    PyObject *eager = Py_False;
+
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, fmt, kwlist, &coro, &loop,
+                                     &name, &context, &eager)) {
+        return -1;
+    }
+    return task_setup(AC_STATE_OF(self), AC_TASK(self), coro, loop, name,
+                      context, eager);
+}
+
+PyObject *
+ac_task_new(ac_state *st, PyObject *coro, PyObject *loop, PyObject *name,
+            PyObject *context)
+{
+    PyTypeObject *tp = st->TaskType;
+    PyObject *task = tp->tp_alloc(tp, 0);
+    if (task == NULL) {
+        return NULL;
+    }
+    if (task_setup(st, AC_TASK(task), coro, loop, name, context,
+                   Py_False) < 0) {
+        Py_DECREF(task);
+        return NULL;
+    }
+    return task;
 }
 
 static int
@@ -724,6 +808,7 @@ task_clear_fields(TaskObj *task)
 static int
 Task_clear(PyObject *self)
 {
+    task_unlink(AC_TASK(self));
     task_clear_fields(AC_TASK(self));
     ac_future_clear(AC_FUT(self));
     return 0;
@@ -823,7 +908,16 @@ Task_get_context(PyObject *self, PyObject *unused)
 static PyObject *
 Task_get_name(PyObject *self, PyObject *unused)
 {
-    return ac_or_none(AC_TASK(self)->task_name);
+    TaskObj *task = AC_TASK(self);
+    if (task->task_name == NULL && task->task_name_num != 0) {
+        task->task_name = PyUnicode_FromFormat("Task-%llu",
+                                               task->task_name_num);
+        if (task->task_name == NULL) {
+            return NULL;
+        }
+        task->task_name_num = 0;
+    }
+    return ac_or_none(task->task_name);
 }
 
 static PyObject *
@@ -834,6 +928,7 @@ Task_set_name(PyObject *self, PyObject *value)
     if (name == NULL) {
         return NULL;
     }
+    AC_TASK(self)->task_name_num = 0;
     Py_XSETREF(AC_TASK(self)->task_name, name);
     Py_RETURN_NONE;
 }
