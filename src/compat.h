@@ -178,4 +178,27 @@ ac_dict_get(PyObject *dict, PyObject *key)
     return PyDict_GetItemWithError(dict, key);
 }
 
+/* 3.13: PyDict_Pop (take a key out and get its value in one lookup). */
+static inline int
+ac_dict_pop(PyObject *d, PyObject *key, PyObject **value)
+{
+#if PY_VERSION_HEX >= 0x030D0000
+    return PyDict_Pop(d, key, value);
+#else
+    PyObject *v = PyDict_GetItemWithError(d, key);
+    if (v == NULL) {
+        *value = NULL;
+        return PyErr_Occurred() ? -1 : 0;
+    }
+    Py_INCREF(v);
+    if (PyDict_DelItem(d, key) < 0) {
+        Py_DECREF(v);
+        *value = NULL;
+        return -1;
+    }
+    *value = v;
+    return 1;
+#endif
+}
+
 #endif /* AC_COMPAT_H */

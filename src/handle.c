@@ -148,6 +148,10 @@ done:
     return rc;
 }
 
+static int report_failure(ac_state *st, PyObject *h, PyObject *loop,
+                          PyObject *cb, PyObject *args, PyObject *arg1,
+                          PyObject *ctx, PyObject *exc);
+
 /* Call cb(*args), cb(arg1) or cb() in ctx.  An exception goes to the loop's
  * exception handler as asyncio's Handle._run sends it, naming h (or, for
  * internal work, a Handle made for the report); SystemExit and
@@ -157,7 +161,6 @@ call_in_context(ac_state *st, PyObject *h, PyObject *loop, PyObject *cb,
                 PyObject *args, PyObject *arg1, PyObject *ctx)
 {
     PyObject *res = NULL;
-    int rc = 0;
     if (PyContext_Enter(ctx) == 0) {
         if (args != NULL) {
             res = PyObject_Vectorcall(cb, &PyTuple_GET_ITEM(args, 0),
@@ -183,6 +186,15 @@ call_in_context(ac_state *st, PyObject *h, PyObject *loop, PyObject *cb,
         ac_err_give(exc);
         return -1;
     }
+    return report_failure(st, h, loop, cb, args, arg1, ctx, exc);
+}
+
+/* The failed callback's report (exc owned). */
+static int
+report_failure(ac_state *st, PyObject *h, PyObject *loop, PyObject *cb,
+               PyObject *args, PyObject *arg1, PyObject *ctx, PyObject *exc)
+{
+    int rc = 0;
     PyObject *rargs = args != NULL ? Py_NewRef(args) :
         arg1 != NULL ? PyTuple_Pack(1, arg1) : NULL;
     PyObject *owned = NULL;
@@ -231,6 +243,13 @@ ac_callback_run(ac_state *st, PyObject *loop, PyObject *cb, PyObject *arg,
                 PyObject *ctx)
 {
     return call_in_context(st, NULL, loop, cb, NULL, arg, ctx);
+}
+
+int
+ac_callback_report(ac_state *st, PyObject *loop, PyObject *cb, PyObject *arg,
+                   PyObject *ctx, PyObject *exc)
+{
+    return report_failure(st, NULL, loop, cb, NULL, arg, ctx, exc);
 }
 
 /* ---------------------------------------------------------------------

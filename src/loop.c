@@ -287,6 +287,27 @@ Loop__call_soon(PyObject *op, PyObject *const *args, Py_ssize_t nargs)
     return r;
 }
 
+int
+ac_loop_push_task_step(ac_state *st, PyObject *loop, PyObject *task,
+                       PyObject *arg)
+{
+    if (!ac_is_fast_loop(st, loop) || L(loop)->loop_debug) {
+        return 0;
+    }
+    LoopObj *self = L(loop);
+    if (check_closed(self) < 0) {
+        return -1;
+    }
+    if (ac_readyq_push(&self->loop_ready, AC_READY_TASK_STEP,
+                       Py_NewRef(task), Py_XNewRef(arg), NULL) < 0) {
+        Py_DECREF(task);
+        Py_XDECREF(arg);
+        PyErr_NoMemory();
+        return -1;
+    }
+    return 1;
+}
+
 static PyObject *
 loop_call_at(ac_state *st, LoopObj *self, double when, PyObject *cb,
              PyObject *const *args, Py_ssize_t nargs, PyObject *ctx,
@@ -730,6 +751,12 @@ run_ready_entry(ac_state *st, LoopObj *self, ac_ready *r)
     int rc = 0;
     if (ready_is_io(r)) {
         return run_io_entry(self, r);
+    }
+    if (r->kind == AC_READY_TASK_STEP) {
+        rc = ac_task_run_step_record(st, (PyObject *)self, obj,
+                                     (PyObject *)r->b);
+        ready_release(r);
+        return rc;
     }
     if (r->kind == AC_READY_CALL) {
         rc = ac_callback_run(st, (PyObject *)self, obj, (PyObject *)r->b,

@@ -376,6 +376,9 @@ enum {
     AC_READY_CALL,                /* internal work (a task step, a done
                                      callback): a(b) in context c, all owned,
                                      b may be NULL; no Handle object */
+    AC_READY_TASK_STEP,           /* a task's next step: a the task, b the
+                                     exception to throw in or NULL (owned);
+                                     runs in the task's context */
     AC_READY_IO_READ,             /* fd readiness for a C watcher: a the owner */
     AC_READY_IO_WRITE,            /* (owned), b the fd, c the slot's generation */
 };
@@ -406,6 +409,19 @@ void ac_loop_timer_cancelled(ac_state *st, PyObject *loop, PyObject *th);
 /* call_soon(fn, arg, context=ctx) on a loop of exactly asyncio_c.Loop. */
 int ac_loop_call_soon_internal(ac_state *st, PyObject *loop, PyObject *fn,
                                PyObject *arg, PyObject *ctx);
+/* Queue task's next step (task_step(arg)) as a bare record: no callable
+ * made.  Only for a loop of exactly asyncio_c.Loop not in debug mode; 1 if
+ * queued, 0 if the caller must use loop.call_soon, -1 on error. */
+int ac_loop_push_task_step(ac_state *st, PyObject *loop, PyObject *task,
+                           PyObject *arg);
+/* task.c: run an AC_READY_TASK_STEP record (borrowed task and arg). */
+int ac_task_run_step_record(ac_state *st, PyObject *loop, PyObject *task,
+                            PyObject *arg);
+/* handle.c: report exc (owned, not SystemExit/KeyboardInterrupt) raised by
+ * the internal callback cb(arg) as a failed callback of loop; -1 if the
+ * exception handler lets one of those through. */
+int ac_callback_report(ac_state *st, PyObject *loop, PyObject *cb,
+                       PyObject *arg, PyObject *ctx, PyObject *exc);
 /* Push a ready handle (steals the reference). */
 int ac_loop_push_handle(LoopObj *loop, PyObject *handle);
 /* Watch fd for which (AC_POLL_READ or AC_POLL_WRITE) with fn(owner), called

@@ -22,33 +22,44 @@ static int task_cancel_impl(ac_state *st, TaskObj *task, PyObject *msg);
 static int
 enter_task(ac_state *st, PyObject *loop, PyObject *task)
 {
-    PyObject *cur = ac_dict_get(st->current_tasks, loop);  /* borrowed */
-    if (cur != NULL) {
+    /* one lookup: setdefault, and the size tells whether it inserted */
+    PyObject *d = st->current_tasks;
+    Py_ssize_t n = PyDict_GET_SIZE(d);
+    PyObject *cur = PyDict_SetDefault(d, loop, task);  /* borrowed */
+    if (cur == NULL) {
+        return -1;
+    }
+    if (PyDict_GET_SIZE(d) == n) {
         PyErr_Format(PyExc_RuntimeError,
                      "Cannot enter into task %R while another task %R is "
                      "being executed.", task, cur);
         return -1;
     }
-    if (PyErr_Occurred()) {
-        return -1;
-    }
-    return PyDict_SetItem(st->current_tasks, loop, task);
+    return 0;
 }
 
 static int
 leave_task(ac_state *st, PyObject *loop, PyObject *task)
 {
-    PyObject *cur = ac_dict_get(st->current_tasks, loop);  /* borrowed */
-    if (cur != task) {
-        if (PyErr_Occurred()) {
-            return -1;
-        }
-        PyErr_Format(PyExc_RuntimeError,
-                     "Leaving task %R does not match the current task %R.",
-                     task, cur ? cur : Py_None);
+    PyObject *cur;
+    int found = ac_dict_pop(st->current_tasks, loop, &cur);
+    if (found < 0) {
         return -1;
     }
-    return PyDict_DelItem(st->current_tasks, loop);
+    if (cur == task) {
+        Py_DECREF(cur);
+        return 0;
+    }
+    /* not ours: put back what was there, then refuse */
+    if (cur != NULL && PyDict_SetItem(st->current_tasks, loop, cur) < 0) {
+        Py_DECREF(cur);
+        return -1;
+    }
+    PyErr_Format(PyExc_RuntimeError,
+                 "Leaving task %R does not match the current task %R.",
+                 task, cur ? cur : Py_None);
+    Py_XDECREF(cur);
+    return -1;
 }
 
 #if AC_HAVE_EAGER_TASKS
@@ -198,16 +209,21 @@ task_forget_callables(TaskObj *task)
     }
 }
 
-/* loop.call_soon(task_step, arg, context=task_context) */
+/* loop.call_soon(task_step, arg, context=task_context); on our own loop
+ * (not in debug mode) a bare ready record, with no bound method made. */
 static int
 task_call_step_soon(ac_state *st, TaskObj *task, PyObject *arg)
 {
+    PyObject *loop = AC_FUT(task)->fut_loop;
+    int r = ac_loop_push_task_step(st, loop, (PyObject *)task, arg);
+    if (r != 0) {
+        return r < 0 ? -1 : 0;
+    }
     PyObject *cb = task_step_cb(task);
     if (cb == NULL) {
         return -1;
     }
-    return ac_call_soon(st, AC_FUT(task)->fut_loop, cb, arg,
-                        task->task_context);
+    return ac_call_soon(st, loop, cb, arg, task->task_context);
 }
 
 /* Schedule a step that throws RuntimeError(msg) into the coroutine. */
@@ -520,6 +536,56 @@ task_step_meth(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
     PyObject *r = task_step(AC_STATE_OF(self), AC_TASK(self), exc);
     Py_DECREF(self);
     return r;
+}
+
+int
+ac_task_run_step_record(ac_state *st, PyObject *loop, PyObject *self,
+                        PyObject *arg)
+{
+    TaskObj *task = AC_TASK(self);
+    PyObject *ctx = task->task_context;
+    PyObject *res = NULL;
+    Py_INCREF(self);
+    Py_XINCREF(ctx);
+    if (ctx == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "Task has no context");
+    }
+    else if (PyContext_Enter(ctx) == 0) {
+        res = task_step(st, task, arg != NULL && arg != Py_None ? arg : NULL);
+        if (PyContext_Exit(ctx) < 0) {
+            Py_CLEAR(res);
+        }
+    }
+    int rc = 0;
+    if (res != NULL) {
+        Py_DECREF(res);
+    }
+    else {
+        /* as a failed task_step callback: reported, the loop goes on */
+        PyObject *exc = ac_err_take();
+        if (PyErr_GivenExceptionMatches(exc, PyExc_SystemExit) ||
+            PyErr_GivenExceptionMatches(exc, PyExc_KeyboardInterrupt)) {
+            ac_err_give(exc);
+            rc = -1;
+        }
+        else {
+            PyObject *cb = task_step_cb(task);
+            if (cb == NULL) {
+                PyErr_WriteUnraisable(self);
+                Py_DECREF(exc);
+            }
+            else {
+                Py_INCREF(cb);
+                rc = ac_callback_report(st, loop, cb, arg,
+                                        ctx ? ctx : Py_None, exc);
+                Py_DECREF(cb);
+            }
+        }
+    }
+    task_forget_callables(task);
+    Py_XDECREF(ctx);
+    Py_DECREF(self);
+    return rc;
 }
 
 static PyObject *
