@@ -885,6 +885,9 @@ Task_finalize(PyObject *self)
 {
     TaskObj *task = AC_TASK(self);
     FutureObj *fut = AC_FUT(self);
+    /* on its way out, as asyncio's WeakSet forgets it (even if the report
+     * below makes someone keep it) */
+    task_unlink(task);
     if (fut->fut_state == AC_PENDING && task->task_log_destroy_pending &&
         fut->fut_loop != NULL) {
         ac_state *st = AC_STATE_OF(self);
