@@ -1,9 +1,11 @@
 """One measurement in a fresh process: ``_child.py LOOP WORKLOAD SIZE``.
 
-Run by bench/run.py, one process per (loop, workload, repetition).  Makes the
-loop, optionally warms up on it with a small size, then times
+Run by bench/run.py, one process per (loop, workload, repetition), and by
+bench/scaling.py and bench/instructions.py likewise.  Makes the loop,
+optionally warms up on it with a small size, then times
 ``loop.run_until_complete(workload(size))`` with ``time.perf_counter`` (loop
-creation excluded) and prints one JSON object on stdout.
+creation excluded) and prints one JSON object on stdout.  ``--gc-off``
+disables the garbage collector for the timed run.
 
 LOOP ``asyncio_c+native`` is asyncio_c's loop with asyncio_c's native
 gather/wait/wait_for/shield/sleep patched into asyncio first
@@ -98,13 +100,15 @@ def _qualname(cls):
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("loop", choices=LOOPS)
-    p.add_argument("workload", nargs="?", choices=sorted(workloads.WORKLOADS))
+    p.add_argument("workload", nargs="?", choices=sorted(workloads.ALL))
     p.add_argument("size", nargs="?", type=int)
     p.add_argument("--probe", action="store_true",
                    help="only make the loop and print what it is")
     p.add_argument("--no-warmup", dest="warmup", action="store_false",
                    help="skip the untimed run (workload's quick size) that "
                         "precedes the timed one on the same loop")
+    p.add_argument("--gc-off", action="store_true",
+                   help="disable the garbage collector for the timed run")
     args = p.parse_args(argv)
     if args.probe:
         loop, facts = make_loop(args.loop)
@@ -114,13 +118,15 @@ def main(argv=None):
         return
     if args.workload is None or args.size is None:
         p.error("workload and size are required (unless --probe)")
-    wl = workloads.WORKLOADS[args.workload]
+    wl = workloads.ALL[args.workload]
 
     loop, facts = make_loop(args.loop)
     try:
         if args.warmup and wl.warmup:
             loop.run_until_complete(wl.func(wl.quick_size))
         gc.collect()
+        if args.gc_off:
+            gc.disable()
         t0 = time.perf_counter()
         res = loop.run_until_complete(wl.func(args.size))
         t1 = time.perf_counter()
@@ -144,6 +150,7 @@ def main(argv=None):
         value=raw / ops * wl.scale,         # in `unit`
         unit=wl.unit,
         wall=t1 - t0,
+        gc=not args.gc_off,
         python=sys.version.split()[0],
         **facts,
     )

@@ -456,13 +456,7 @@ def main(argv=None):
 
 
 def _main(args, started):
-    info = _run.machine_info()
-    print(f"Python {info['python']}")
-    print(f"  {info['executable']}")
-    print(f"Machine: {info['cpu']}, {info['cores']} cores "
-          f"({info['usable_cores']} usable), {info['platform']}")
-    print("Load average at start: "
-          + " ".join(f"{x:.2f}" for x in info["loadavg"]))
+    info = _run.print_machine()
 
     loops, facts, skipped = args.loop_list, {}, {}
     for lp in loops:

@@ -5,6 +5,7 @@
     python bench/run.py --reps 3 --only sleep0,gather
     python bench/run.py --quick --reps 1     # smoke test, well under 30 s
     python bench/run.py --json bench/results/3.11.json
+    python bench/run.py --png docs/bench-3.11.png   # chart (default: bench/results/bench-3.11.png)
 
 Every (loop, workload, repetition) runs in a fresh child process
 (bench/_child.py) on this same interpreter, so no run inherits another's heap,
@@ -13,6 +14,9 @@ on every loop in turn), so a machine that gets busier or quieter mid-run
 affects all loops alike.  The table shows the median of the repetitions, its
 spread (+-half the min..max range, in % of the median) and ratios
 X/asyncio_c: above 1x means asyncio_c is faster (or smaller, for bytes/task).
+A line under the table compares a sleep(0) step with the floor, coro_send (a
+bare coroutine resumed with send()), and a PNG chart of the ratios is written
+(matplotlib; skipped with a loud note if it is missing).
 
 Times are per operation (see bench/workloads.py for what each one does and
 for the memory method).  Speed is measured here, never in the unit tests.
@@ -29,6 +33,7 @@ import time
 _HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, _HERE)
 
+import _chart  # noqa: E402
 import workloads  # noqa: E402
 
 CHILD = os.path.join(_HERE, "_child.py")
@@ -39,6 +44,8 @@ REF = "asyncio_c"
 NATIVE = "asyncio_c+native"
 REFS = (REF, NATIVE)            # the columns the ratios are taken against
 SHORT = {REF: REF, NATIVE: "+native"}
+FLOOR = "coro_send"             # the physical floor of a step, no loop
+FLOOR_TARGET = 2.5              # issue #7: an asyncio_c.sleep step within 2.5x
 
 
 # ----------------------------------------------------------------- machine
@@ -79,12 +86,13 @@ def _tail(text, lines=6):
     return "\n".join(text.strip().splitlines()[-lines:])
 
 
-def run_child(args, timeout):
-    """Run bench/_child.py with args; return (parsed JSON or None, error)."""
-    cmd = [sys.executable, CHILD, *args]
+def run_child(args, timeout, prefix=(), env=None):
+    """Run bench/_child.py with args (under the command prefix, e.g.
+    valgrind, and env if given); return (parsed JSON or None, error)."""
+    cmd = [*prefix, sys.executable, CHILD, *args]
     try:
         cp = subprocess.run(cmd, capture_output=True, text=True,
-                            timeout=timeout, cwd=_HERE)
+                            timeout=timeout, cwd=_HERE, env=env)
     except subprocess.TimeoutExpired:
         return None, f"timed out after {timeout:g} s"
     if cp.returncode != 0:
@@ -168,7 +176,9 @@ def render_table(selected, loops, results, sizes, skipped):
                 row.append("ERR" if r["errors"] else "n/a")
         for refname in refs:
             for lp in others:
-                if lp in cell and cell.get(refname):
+                if wl.name == FLOOR:
+                    row.append("-")     # no loop: the ratio would be noise
+                elif lp in cell and cell.get(refname):
                     row.append(f"{cell[lp] / cell[refname]:.2f}x")
                 elif refname == NATIVE and not wl.native:
                     row.append("-")
@@ -184,6 +194,60 @@ def render_table(selected, loops, results, sizes, skipped):
         if i == 0:
             lines.append("  ".join("-" * w for w in widths))
     return "\n".join(lines)
+
+
+def floor_note(results, unit, judge=True):
+    """The line under the table relating a sleep(0) step to the floor:
+    sleep0_native on asyncio_c (asyncio_c.sleep) and sleep0 on every loop,
+    over coro_send's median (all its runs together: it uses no loop, so every
+    column measures the same thing).  judge: say whether issue #7's target
+    (on time) is met.  None if those rows were not run."""
+    pooled = [v for r in results.get(FLOOR, {}).values() for v in r["samples"]]
+    if not pooled:
+        return None
+    floor = statistics.median(pooled)
+    parts = []
+    native = results.get("sleep0_native", {}).get(REF)
+    if native and native["samples"]:
+        x = statistics.median(native["samples"]) / floor
+        verdict = (f"target: within {FLOOR_TARGET:g}x, "
+                   f"{'met' if x <= FLOOR_TARGET else 'NOT met'}" if judge
+                   else f"the {FLOOR_TARGET:g}x target is on time, run.py")
+        parts.append(f"asyncio_c.sleep(0) step (sleep0_native on {REF}) "
+                     f"{x:.2f}x the floor ({verdict})")
+    plain = [f"{lp} {statistics.median(r['samples']) / floor:.2f}x"
+             for lp, r in results.get("sleep0", {}).items() if r["samples"]]
+    if plain:
+        parts.append("asyncio.sleep(0) step (sleep0): " + ", ".join(plain))
+    if not parts:
+        return None
+    runs = (f"median of all {len(pooled)} runs" if len(pooled) > 1
+            else "one run")
+    return (f"Floor: {FLOOR} {fmt_value(floor)} {unit} (bare coroutine "
+            f"resumed with send(), no loop; {runs}); " + "; ".join(parts)
+            + ".")
+
+
+def save_json(path, doc):
+    """Write doc as indented JSON to path (making its directory)."""
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    with open(path, "w") as fp:
+        json.dump(doc, fp, indent=1)
+        fp.write("\n")
+    print(f"Saved {path}")
+
+
+def default_png(stem="bench"):
+    v = sys.version_info
+    return os.path.join(_HERE, "results", f"{stem}-{v.major}.{v.minor}.png")
+
+
+def write_chart(path, selected, ratio, info, reps, note):
+    """The speed-up chart of the run (bench/_chart.py), without the floor."""
+    rows = [(w.name + (" (memory)" if w.kind == "memory" else ""),
+             ratio.get(w.name, {}))
+            for w in selected if w.name != FLOOR]
+    return _chart.speedup_chart(path, rows, info, note=note or "", reps=reps)
 
 
 # -------------------------------------------------------------------- main
@@ -206,6 +270,10 @@ def parse_args(argv):
                    help="small sizes and no warm-up: a smoke test, not a "
                         "measurement")
     p.add_argument("--json", metavar="FILE", help="also save the results here")
+    p.add_argument("--png", metavar="FILE",
+                   help="write the chart here (default bench/results/"
+                        "bench-X.Y.png)")
+    p.add_argument("--no-png", action="store_true", help="write no chart")
     p.add_argument("--timeout", type=float, default=300,
                    help="seconds before a child is given up (default 300)")
     args = p.parse_args(argv)
@@ -220,52 +288,39 @@ def parse_args(argv):
                     f"choose from {', '.join(names)}")
         names = [n for n in names if n in want]
     args.selected = [workloads.WORKLOADS[n] for n in names]
-    loops = [lp.strip() for lp in args.loops.split(",") if lp.strip()]
-    bad = [lp for lp in loops if lp not in LOOPS]
-    if bad or not loops:
-        p.error(f"--loops: choose from {', '.join(LOOPS)}")
-    args.loop_list = [lp for lp in LOOPS if lp in loops]
+    args.loop_list = pick_loops(p, args.loops)
     return args
 
 
-def run_notes(notes, results, skipped, info, what):
-    """Append the notes every benchmark table ends with (loops skipped, child errors, a busy
-    machine) to notes; results: {row: {loop: {"errors": [...]}}}.  Returns the load average
-    at the end and the errors, {(row, loop, message): count}."""
-    for lp, err in skipped.items():
-        notes.append(f"{lp}: n/a, {err.splitlines()[-1]}")
-    errors = {}
-    for row, per in results.items():
-        for lp, r in per.items():
-            for e in r["errors"]:
-                errors[row, lp, e] = errors.get((row, lp, e), 0) + 1
-    for (row, lp, e), count in list(errors.items())[:10]:
-        times = f" ({count} times)" if count > 1 else ""
-        notes.append(f"ERROR {row} on {lp}{times}: {e}")
-    if len(errors) > 10:
-        notes.append(f"... and {len(errors) - 10} more errors (see --json)")
-    load = os.getloadavg()
-    if max(load[0], info["loadavg"][0]) > 0.75 * (info["usable_cores"] or 1):
-        notes.append(f"Machine was busy (load average {info['loadavg'][0]:.2f}"
-                     f" at start, {load[0]:.2f} at end, "
-                     f"{info['usable_cores']} cores): expect noisy {what}.")
-    return load, errors
+def pick_loops(parser, text, allowed=LOOPS):
+    """--loops A,B: the loops named, in the order of allowed (a parser
+    error for an unknown one or none)."""
+    loops = [lp.strip() for lp in text.split(",") if lp.strip()]
+    if not loops or any(lp not in allowed for lp in loops):
+        parser.error(f"--loops: choose from {', '.join(allowed)}")
+    return [lp for lp in allowed if lp in loops]
 
-def main(argv=None):
-    args = parse_args(argv)
-    started = time.monotonic()
+
+def print_machine():
+    """Print the interpreter and machine header every runner starts with;
+    return machine_info()."""
     info = machine_info()
     print(f"Python {info['python']}")
     print(f"  {info['executable']}")
     print(f"Machine: {info['cpu']}, {info['cores']} cores "
           f"({info['usable_cores']} usable), {info['platform']}")
-    print(f"Load average at start: "
+    print("Load average at start: "
           + " ".join(f"{x:.2f}" for x in info["loadavg"]))
+    return info
 
-    # Which loops can run here, and what are they?
-    loops, facts, skipped = args.loop_list, {}, {}
+
+def probe_loops(loops, timeout):
+    """Which loops can run here, and what are they?  Probes each one in a
+    child, prints a line per loop and returns ({loop: facts}, {loop: why
+    it cannot run})."""
+    facts, skipped = {}, {}
     for lp in loops:
-        f, err = probe(lp, args.timeout)
+        f, err = probe(lp, timeout)
         if err:
             skipped[lp] = err
         elif lp == NATIVE and not f.get("native"):
@@ -290,6 +345,39 @@ def main(argv=None):
               f"future {f['future_type']}{extra}")
     for lp, err in skipped.items():
         print(f"  {lp:9}: n/a ({err.splitlines()[-1]})")
+    return facts, skipped
+
+
+def run_notes(notes, results, skipped, info, what):
+    """Append the notes every benchmark table ends with (loops skipped, child errors, a busy
+    machine, unless what is None) to notes; results: {row: {loop: {"errors": [...]}}}.  Returns the load average
+    at the end and the errors, {(row, loop, message): count}."""
+    for lp, err in skipped.items():
+        notes.append(f"{lp}: n/a, {err.splitlines()[-1]}")
+    errors = {}
+    for row, per in results.items():
+        for lp, r in per.items():
+            for e in r["errors"]:
+                errors[row, lp, e] = errors.get((row, lp, e), 0) + 1
+    for (row, lp, e), count in list(errors.items())[:10]:
+        times = f" ({count} times)" if count > 1 else ""
+        notes.append(f"ERROR {row} on {lp}{times}: {e}")
+    if len(errors) > 10:
+        notes.append(f"... and {len(errors) - 10} more errors (see --json)")
+    load = os.getloadavg()
+    if what and max(load[0], info["loadavg"][0]) > 0.75 * (
+            info["usable_cores"] or 1):
+        notes.append(f"Machine was busy (load average {info['loadavg'][0]:.2f}"
+                     f" at start, {load[0]:.2f} at end, "
+                     f"{info['usable_cores']} cores): expect noisy {what}.")
+    return load, errors
+
+def main(argv=None):
+    args = parse_args(argv)
+    started = time.monotonic()
+    info = print_machine()
+    loops = args.loop_list
+    facts, skipped = probe_loops(loops, args.timeout)
     print(f"{args.reps} repetition(s), one process each"
           f"{', QUICK sizes (smoke test)' if args.quick else ''}; "
           f"medians shown\n", flush=True)
@@ -335,6 +423,9 @@ def main(argv=None):
         print("\r".ljust(61) + "\r", end="", file=sys.stderr, flush=True)
 
     print(render_table(args.selected, loops, results, sizes, skipped))
+    floor = floor_note(results, workloads.WORKLOADS[FLOOR].unit)
+    if floor:
+        print(floor)
     print()
     notes = []
     if REF in runnable:
@@ -381,6 +472,9 @@ def main(argv=None):
     elapsed = time.monotonic() - started
     notes.append(f"Total time {elapsed:.0f} s.")
     print("\n".join(notes))
+    if not args.no_png:
+        write_chart(args.png or default_png(), args.selected, ratios(results),
+                    info, args.reps, floor)
 
     if args.json:
         doc = dict(
@@ -400,13 +494,9 @@ def main(argv=None):
                          for lp, r in per.items()}
                      for w, per in results.items()},
             ratios=ratios(results),
+            floor=floor,
         )
-        d = os.path.dirname(os.path.abspath(args.json))
-        os.makedirs(d, exist_ok=True)
-        with open(args.json, "w") as fp:
-            json.dump(doc, fp, indent=1)
-            fp.write("\n")
-        print(f"Saved {args.json}")
+        save_json(args.json, doc)
     return 1 if errors else 0
 
 

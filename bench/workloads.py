@@ -37,14 +37,21 @@ granularity is noise; the runner starts a fresh process for every
 measurement so no earlier work has left reusable free arenas behind.
 """
 import asyncio
+import builtins
+import contextlib
+import glob
+import io
 import os
+import re
 import shutil
 import sys
 import threading
 import time
+import types
+import warnings
 from collections import namedtuple
 
-__all__ = ["WORKLOADS", "Workload", "Elapsed", "Bytes", "rss_bytes"]
+__all__ = ["WORKLOADS", "SCALING", "ALL", "Workload", "Elapsed", "Bytes", "rss_bytes"]
 
 
 class Elapsed(float):
@@ -222,7 +229,10 @@ async def wait_for_fast(n):
         assert r == i
 
 
-async def _spawn(n, measure):
+async def _spawn(n, measure, through_done=False):
+    """n tasks awaiting one shared future.  measure() is taken before they are
+    created and after their first scheduling pass, or (through_done) after the
+    future was set and every task ran to completion."""
     loop = asyncio.get_running_loop()
     gate = loop.create_future()
 
@@ -235,12 +245,15 @@ async def _spawn(n, measure):
     # One pass of the loop: every new task was queued before this task's own
     # wake-up, so when we resume, each has run up to ``await gate``.
     await asyncio.sleep(0)
-    after = measure()
+    if not through_done:
+        after = measure()
     assert not gate.done() and not any(t.done() for t in tasks[:100])
-    # Tear down (not measured).  set_result queues every waiter's wake-up
-    # ahead of ours, so one more pass finishes them all.
+    # Tear down (measured only if through_done).  set_result queues every
+    # waiter's wake-up ahead of ours, so one more pass finishes them all.
     gate.set_result(None)
     await asyncio.sleep(0)
+    if through_done:
+        after = measure()
     assert all(t.done() for t in tasks)
     return after - before
 
@@ -297,6 +310,10 @@ async def timers(n):
     """n ``loop.call_later(delay, cb)`` with distinct delays spread over
     0-1 ms in shuffled order, then wait until all n fired.  Timed: from the
     first call_later to the last callback (the delays are precomputed)."""
+    return await _timers(n, 0.0)
+
+
+async def _timers(n, offset):
     loop = asyncio.get_running_loop()
     later = loop.call_later
     done = loop.create_future()
@@ -311,7 +328,7 @@ async def timers(n):
     # A fixed permutation (stride 7919, a prime not dividing n) so that the
     # heap sees deadlines out of order, as with timers from many sources.
     stride = 7919 if n % 7919 else 7907
-    delays = [TIMER_SPREAD * (i * stride % n) / n for i in range(n)]
+    delays = [offset + TIMER_SPREAD * (i * stride % n) / n for i in range(n)]
     t0 = time.perf_counter()
     for d in delays:
         later(d, cb)
@@ -447,6 +464,250 @@ async def cat_communicate(n):
     return Elapsed(elapsed)
 
 
+# ------------------------------------------------------------------ programs
+#
+# Code written the ordinary way: asyncio.Queue, and the seeds' tutorial
+# examples (examples/seed*.py) with their delays set to zero.
+
+QUEUE_MAXSIZE = 100
+QUEUE_CONSUMERS = 3
+
+
+async def queue_pc(n):
+    """One producer ``await q.put(i)`` n items into an ``asyncio.Queue(100)``;
+    three consumer tasks ``await q.get()`` and ``q.task_done()`` each; then
+    one sentinel per consumer, ``await q.join()`` and the consumers awaited."""
+    loop = asyncio.get_running_loop()
+    q = asyncio.Queue(QUEUE_MAXSIZE)
+    total = 0
+
+    async def consumer():
+        nonlocal total
+        get = q.get
+        done = q.task_done
+        while True:
+            item = await get()
+            done()
+            if item is None:
+                return
+            total += item
+
+    workers = [loop.create_task(consumer()) for _ in range(QUEUE_CONSUMERS)]
+    put = q.put
+    for i in range(n):
+        await put(i)
+    for _ in workers:
+        await put(None)
+    await q.join()
+    for w in workers:
+        await w
+    assert total == n * (n - 1) // 2, (total, n)
+
+
+EXAMPLES_DIR = os.path.join(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__))), "examples")
+_SEED_CODE = {}         # path -> compiled example (compiled once per process)
+
+
+def example_paths():
+    """The seeds' examples, in order: examples/seedNN_*.py."""
+    return sorted(glob.glob(os.path.join(EXAMPLES_DIR, "seed[0-9][0-9]_*.py")))
+
+
+def _no_sleep(secs):
+    """time.sleep for seeds_zero: the example's blocking delay set to 0."""
+
+
+def load_seeds():
+    """[(example name, its main coroutine function)], for seeds_zero.
+
+    Each example ends with ``asyncio_c.run(main())`` at module level.  Its
+    source is executed in a fresh namespace whose ``import`` statements get
+    stand-ins: ``asyncio_c`` whose ``run(coro)`` only notes which coroutine
+    function made ``coro`` (and closes it), ``asyncio`` (a copy of asyncio's
+    namespace as it is now, so with asyncio_c's functions if they were
+    patched in) whose ``sleep(delay, result)`` is asyncio's ``sleep(0,
+    result)``, and ``time`` whose ``sleep`` returns at once.  The module-level
+    code's own output is discarded.  No loop runs here."""
+    real_sleep = asyncio.sleep
+
+    def zero_sleep(delay, result=None):
+        return real_sleep(0, result)
+
+    fake_asyncio = types.ModuleType("asyncio")
+    vars(fake_asyncio).update(vars(asyncio))
+    fake_asyncio.sleep = zero_sleep
+    fake_time = types.ModuleType("time")
+    vars(fake_time).update(vars(time))
+    fake_time.sleep = _no_sleep
+    seeds = []
+    for path in example_paths():
+        code = _SEED_CODE.get(path)
+        if code is None:
+            with open(path, encoding="utf-8") as f:
+                code = _SEED_CODE[path] = compile(f.read(), path, "exec")
+        made = []
+
+        def run(coro, *, debug=None, made=made):
+            made.append(coro.cr_code)
+            coro.close()
+
+        fake_ac = types.ModuleType("asyncio_c")
+        fake_ac.run = run
+        fakes = {"asyncio": fake_asyncio, "time": fake_time,
+                 "asyncio_c": fake_ac}
+
+        def imp(name, globals=None, locals=None, fromlist=(), level=0,
+                fakes=fakes):
+            if level == 0 and name in fakes:
+                return fakes[name]
+            return __import__(name, globals, locals, fromlist, level)
+
+        bi = dict(vars(builtins))
+        bi["__import__"] = imp
+        name = os.path.basename(path)[:-3]
+        ns = {"__name__": name, "__file__": path, "__builtins__": bi}
+        with contextlib.redirect_stdout(io.StringIO()):
+            exec(code, ns)
+        (cr_code,) = made
+        main = ns[cr_code.co_name]
+        assert main.__code__ is cr_code, name
+        seeds.append((name, main))
+    assert seeds, f"no examples in {EXAMPLES_DIR}"
+    return seeds
+
+
+_NUMBERS = re.compile(r"0x[0-9a-f]+|\d+")
+
+
+def normalize_output(text):
+    """An example's output with its numbers (clock times, task numbers,
+    addresses) replaced by '#', to compare runs and loops."""
+    return _NUMBERS.sub("#", text)
+
+
+async def run_seeds(seeds, passes, outputs=None):
+    """Run every example's main() ``passes`` times in turn on the running loop
+    the way asyncio.run() would: as a task, then cancelling and gathering the
+    tasks it left behind.  Their stdout is captured (a fresh buffer per
+    example and pass, checked non-empty), the first and last pass's kept in
+    ``outputs`` {name: [text, ...]} if given.  Returns the seconds spent."""
+    loop = asyncio.get_running_loop()
+    me = asyncio.current_task()
+    create = loop.create_task
+    all_tasks = asyncio.all_tasks
+    gather = asyncio.gather
+    StringIO = io.StringIO
+    saved = sys.stdout
+    t0 = time.perf_counter()
+    try:
+        for i in range(passes):
+            keep = outputs is not None and (i == 0 or i == passes - 1)
+            for name, main in seeds:
+                sys.stdout = buf = StringIO()
+                await create(main())
+                left = [t for t in all_tasks(loop) if t is not me]
+                if left:
+                    for t in left:
+                        t.cancel()
+                    await gather(*left, return_exceptions=True)
+                out = buf.getvalue()
+                assert out, f"{name} printed nothing"
+                if keep:
+                    outputs.setdefault(name, []).append(out)
+    finally:
+        sys.stdout = saved
+    return time.perf_counter() - t0
+
+
+async def seeds_zero(n):
+    """n passes over the seeds' examples (examples/seed*.py): each example's
+    ``main()`` run as asyncio.run() would on the loop under test, with
+    ``asyncio.sleep`` delays set to 0 and ``time.sleep`` a no-op, stdout
+    captured.  Timed: the passes (not loading the examples)."""
+    seeds = load_seeds()
+    outputs = {}
+    with warnings.catch_warnings():
+        # seed03_knights leaves a coroutine un-awaited on purpose.
+        warnings.filterwarnings("ignore", "coroutine .* was never awaited",
+                                RuntimeWarning)
+        elapsed = await run_seeds(seeds, n, outputs)
+    for name, outs in outputs.items():
+        first, last = (normalize_output(o) for o in (outs[0], outs[-1]))
+        assert first == last, (name, outs)
+    return Elapsed(elapsed)
+
+
+# --------------------------------------------------------------- the floor
+
+class _Step:
+    """An awaitable whose ``__await__`` yields once (no loop involved)."""
+    __slots__ = ()
+
+    def __await__(self):
+        yield
+
+
+async def _stepper(n):
+    step = _Step()
+    for _ in range(n):
+        await step
+
+
+async def coro_send(n):
+    """The floor of a step: a bare coroutine awaiting n times an awaitable
+    whose ``__await__`` yields once, resumed by a plain ``while`` loop calling
+    ``coro.send(None)``; no event loop involved (the same on every column)."""
+    coro = _stepper(n)
+    send = coro.send
+    steps = 0
+    t0 = time.perf_counter()
+    try:
+        while True:
+            send(None)
+            steps += 1
+    except StopIteration:
+        pass
+    elapsed = time.perf_counter() - t0
+    assert steps == n, (steps, n)
+    return Elapsed(elapsed)
+
+
+# ------------------------------------------------------------------ scaling
+#
+# bench/scaling.py's operations that bench/run.py does not have (it reuses
+# gather and timers as they are): every one of the n objects is alive at once.
+
+async def spawn_run(n):
+    """Create n tasks that all await one shared future, let each run to its
+    await, then set the future; timed: creation to all n done."""
+    return Elapsed(await _spawn(n, time.perf_counter, through_done=True))
+
+
+async def timers_due(n):
+    """``timers`` with the delays spread over -1-0 ms instead (deadlines in
+    the last millisecond, shuffled): all due at once, so no n waits for the
+    last deadline (which costs 1 ms / n per timer)."""
+    return await _timers(n, -TIMER_SPREAD)
+
+
+async def timer_cancel_all(n):
+    """n ``loop.call_later(60, cb)`` (all pending at once), then ``cancel()``
+    on each, then one loop iteration (where the loop may purge them)."""
+    loop = asyncio.get_running_loop()
+    later = loop.call_later
+
+    def cb():
+        raise AssertionError("a cancelled timer fired")
+
+    t0 = time.perf_counter()
+    handles = [later(60.0, cb) for _ in range(n)]
+    for h in handles:
+        h.cancel()
+    await asyncio.sleep(0)
+    return Elapsed(time.perf_counter() - t0)
+
+
 # ----------------------------------------------------------------- registry
 
 Workload = namedtuple(
@@ -492,4 +753,19 @@ WORKLOADS = {w.name: w for w in [
     _wl(spawn_true, 200, 20, "ms/child"),
     _wl(cat_pipe, 100, 4, "ms/MiB"),
     _wl(cat_communicate, 100, 4, "ms/MiB"),
+    _wl(queue_pc, 200_000, 10_000, "ns/item"),
+    _wl(seeds_zero, 1_000, 20, "us/pass", native=True),
+    _wl(coro_send, 1_000_000, 50_000, "ns/step"),
 ]}
+
+# bench/scaling.py: operation -> workload, run at every size of SCALING_SIZES.
+SCALING_SIZES = (1_000, 10_000, 100_000, 1_000_000)
+SCALING = {
+    "tasks": _wl(spawn_run, 1_000_000, 1_000, "ns/task"),
+    "gather": WORKLOADS["gather"],
+    "timers": _wl(timers_due, 1_000_000, 10_000, "ns/timer"),
+    "timer_cancel": _wl(timer_cancel_all, 1_000_000, 1_000, "ns/pair"),
+}
+
+# Every workload a child can run, by name.
+ALL = {**WORKLOADS, **{w.name: w for w in SCALING.values()}}

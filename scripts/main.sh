@@ -2,12 +2,14 @@
 # The main job: on one interpreter (PY=3.11 unless told otherwise) set up the venv, build
 # asyncio_c._core in place, run every example in examples/ (examples/run_all.py: a header
 # and the output per example) and then the side-by-side benchmarks: bench/run.py (Task,
-# Future, loop and combinator workloads) and bench/echo.py (echo server and client in
-# separate processes on loopback).
+# Future, loop and combinator workloads; its chart is written to docs/bench-$PY.png),
+# bench/scaling.py (cost per operation from 1k to 1M; chart docs/scaling-$PY.png) and
+# bench/echo.py (echo server and client in separate processes on loopback).
 #
-#   scripts/main.sh              examples, then both benchmarks
+#   scripts/main.sh              examples, then the three benchmarks
 #   scripts/main.sh examples     only the examples
 #   scripts/main.sh bench        only bench/run.py
+#   scripts/main.sh scaling      only bench/scaling.py
 #   scripts/main.sh echo         only bench/echo.py
 #
 # PY=3.12                 use another interpreter
@@ -17,9 +19,12 @@ source "$(dirname "$0")/lib.sh"
 cd "$AC_TOP" || exit 2
 
 PY=${PY:-3.11}
-steps=${*:-examples bench echo}
+steps=${*:-examples bench scaling echo}
 for s in $steps; do
-    case $s in examples | bench | echo) ;; *) echo "usage: $0 [examples] [bench] [echo]" >&2; exit 2 ;; esac
+    case $s in
+    examples | bench | scaling | echo) ;;
+    *) echo "usage: $0 [examples] [bench] [scaling] [echo]" >&2; exit 2 ;;
+    esac
 done
 
 ac_header "Python $PY: venv and build"
@@ -41,13 +46,16 @@ for s in $steps; do
             failures+=("examples")
         fi
     else
-        script=bench/run.py
-        [ "$s" = echo ] && script=bench/echo.py
+        case $s in
+        bench) script=bench/run.py args=(--png "docs/bench-$PY.png") ;;
+        scaling) script=bench/scaling.py args=(--png "docs/scaling-$PY.png") ;;
+        *) script=bench/echo.py args=() ;;
+        esac
         ac_header "benchmark: $script"
         if [ ! -f $script ]; then
             ac_loud "$script is missing: there is no benchmark to run"
             failures+=("$script missing")
-        elif ! "$py" $script </dev/null; then
+        elif ! "$py" $script "${args[@]}" </dev/null; then
             ac_loud "$script failed"
             failures+=("$script failed")
         fi

@@ -11,7 +11,7 @@
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 SUPPORTED=${ASYNCIO_C_PYTHONS:-"3.11 3.12 3.13"}
-PKGS="pip setuptools wheel pytest pytest-asyncio pytest-timeout hypothesis uvloop pyperf"
+PKGS="pip setuptools wheel pytest pytest-asyncio pytest-timeout hypothesis uvloop pyperf matplotlib"
 
 find_python() {
     local v=$1 cand root
