@@ -516,15 +516,22 @@ Future_set_exception(PyObject *self, PyObject *exc)
 }
 
 static PyObject *
-Future_add_done_callback(PyObject *self, PyObject *args, PyObject *kwds)
+Future_add_done_callback(PyObject *self, PyObject *const *args,
+                         Py_ssize_t nargs, PyObject *kwnames)
 {
-    static char *kwlist[] = {"", "context", NULL};
-    PyObject *fn, *ctx = Py_None;
+    static const char *const names[] = {"", "context"};
+    PyObject *vals[2] = {NULL, Py_None};
     FutureObj *fut = AC_FUT(self);
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O|$O:add_done_callback",
-                                     kwlist, &fn, &ctx)) {
+    if (nargs < 1) {
+        PyErr_SetString(PyExc_TypeError, "add_done_callback() missing 1 "
+                        "required positional argument: 'fn'");
         return NULL;
     }
+    if (ac_parse_args("add_done_callback", args, nargs, kwnames, names, 2, 1,
+                      1, vals) < 0) {
+        return NULL;
+    }
+    PyObject *fn = vals[0], *ctx = vals[1];
     FUT_CHECK_INIT(fut, NULL);
     ac_state *st = AC_STATE_OF(self);
     int rc;
@@ -641,11 +648,13 @@ Future_remove_done_callback(PyObject *self, PyObject *fn)
 }
 
 static PyObject *
-Future_cancel(PyObject *self, PyObject *args, PyObject *kwds)
+Future_cancel(PyObject *self, PyObject *const *args, Py_ssize_t nargs,
+              PyObject *kwnames)
 {
-    static char *kwlist[] = {"msg", NULL};
+    static const char *const names[] = {"msg"};
     PyObject *msg = Py_None;
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "|O:cancel", kwlist, &msg)) {
+    if (ac_parse_args("cancel", args, nargs, kwnames, names, 1, 1, 0,
+                      &msg) < 0) {
         return NULL;
     }
     FUT_CHECK_INIT(AC_FUT(self), NULL);
@@ -801,12 +810,12 @@ static PyMethodDef Future_methods[] = {
     {"set_exception", Future_set_exception, METH_O,
      "Mark the future done and set an exception."},
     {"add_done_callback", (PyCFunction)(void (*)(void))Future_add_done_callback,
-     METH_VARARGS | METH_KEYWORDS,
+     METH_FASTCALL | METH_KEYWORDS,
      "Call fn(future) via the loop when the future is done."},
     {"remove_done_callback", Future_remove_done_callback, METH_O,
      "Remove all instances of a callback; return how many."},
     {"cancel", (PyCFunction)(void (*)(void))Future_cancel,
-     METH_VARARGS | METH_KEYWORDS,
+     METH_FASTCALL | METH_KEYWORDS,
      "Cancel the future and schedule its callbacks."},
     {"cancelled", Future_cancelled, METH_NOARGS, "True if cancelled."},
     {"done", Future_done, METH_NOARGS, "True if done."},

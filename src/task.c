@@ -927,11 +927,13 @@ Task_repr(PyObject *self)
 /* --- methods --- */
 
 static PyObject *
-Task_cancel(PyObject *self, PyObject *args, PyObject *kwds)
+Task_cancel(PyObject *self, PyObject *const *args, Py_ssize_t nargs,
+            PyObject *kwnames)
 {
-    static char *kwlist[] = {"msg", NULL};
+    static const char *const names[] = {"msg"};
     PyObject *msg = Py_None;
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "|O:cancel", kwlist, &msg)) {
+    if (ac_parse_args("cancel", args, nargs, kwnames, names, 1, 1, 0,
+                      &msg) < 0) {
         return NULL;
     }
     int r = task_cancel_impl(AC_STATE_OF(self), AC_TASK(self), msg);
@@ -1071,7 +1073,7 @@ Task_set_log_destroy_pending(PyObject *self, PyObject *val, void *c)
 
 static PyMethodDef Task_methods[] = {
     {"cancel", (PyCFunction)(void (*)(void))Task_cancel,
-     METH_VARARGS | METH_KEYWORDS,
+     METH_FASTCALL | METH_KEYWORDS,
      "Request that this task cancel itself."},
     {"cancelling", Task_cancelling, METH_NOARGS,
      "The number of pending cancellation requests."},
