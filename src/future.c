@@ -81,26 +81,46 @@ cbs_append(FutureObj *fut, PyObject *cb, PyObject *ctx)
     return 0;
 }
 
+/* One callback of a done future: cb(fut) in ctx through the loop, or, for
+ * a task-wakeup entry (ctx is the marker), the task's wakeup. */
+static inline int
+schedule_one(ac_state *st, PyObject *loop, FutureObj *fut, ac_cb *e)
+{
+    if (e->ctx == st->wakeup_marker) {
+        return ac_task_schedule_wakeup(st, loop, e->cb, (PyObject *)fut);
+    }
+    return ac_call_soon(st, loop, e->cb, (PyObject *)fut, e->ctx);
+}
+
 static int
 schedule_callbacks(ac_state *st, FutureObj *fut)
 {
-    ac_cb *v;
-    Py_ssize_t n = cbs_detach(fut, &v);
-    if (n <= 0) {
-        return (int)n;
+    if (fut->fut_cb0.cb == NULL) {
+        return 0;
     }
-    int rc = 0;
+    /* detach everything first: a callback may add new ones */
+    ac_cb first = fut->fut_cb0;
+    ac_cb *rest = fut->fut_cbs;
+    Py_ssize_t nrest = fut->fut_ncbs;
+    fut->fut_cb0.cb = NULL;
+    fut->fut_cb0.ctx = NULL;
+    fut->fut_cbs = NULL;
+    fut->fut_ncbs = 0;
+    fut->fut_cbs_cap = 0;
+
     PyObject *loop = Py_NewRef(fut->fut_loop);
-    for (Py_ssize_t i = 0; i < n; i++) {
-        if (rc == 0 &&
-            ac_call_soon(st, loop, v[i].cb, (PyObject *)fut, v[i].ctx) < 0) {
-            rc = -1;  /* as in asyncio: the rest are dropped */
-        }
+    int rc = schedule_one(st, loop, fut, &first);
+    for (Py_ssize_t i = 0; i < nrest && rc == 0; i++) {
+        rc = schedule_one(st, loop, fut, &rest[i]);
+        /* as in asyncio: after a failure the rest are dropped */
     }
     Py_DECREF(loop);
-    cbs_release(v, n);
-    PyMem_Free(v);
-    return rc;
+    cbs_release(&first, 1);
+    if (rest != NULL) {
+        cbs_release(rest, nrest);
+        PyMem_Free(rest);
+    }
+    return rc < 0 ? -1 : 0;
 }
 
 int
@@ -111,6 +131,16 @@ ac_future_add_done_callback(ac_state *st, FutureObj *fut, PyObject *cb,
         return ac_call_soon(st, fut->fut_loop, cb, (PyObject *)fut, ctx);
     }
     return cbs_append(fut, cb, ctx);
+}
+
+int
+ac_future_add_task_wakeup(ac_state *st, FutureObj *fut, PyObject *task)
+{
+    if (fut->fut_state != AC_PENDING) {
+        return ac_task_schedule_wakeup(st, fut->fut_loop, task,
+                                       (PyObject *)fut);
+    }
+    return cbs_append(fut, task, st->wakeup_marker);
 }
 
 /* ---------------------------------------------------------------------
@@ -563,7 +593,9 @@ ac_future_remove_done_callback(ac_state *st, FutureObj *fut, PyObject *fn)
     if (fut->fut_cb0.cb == NULL) {
         return 0;
     }
-    if (fut->fut_ncbs == 0 && fut->fut_cb0.cb == fn) {
+    PyObject *marker = st->wakeup_marker;
+    if (fut->fut_ncbs == 0 && fut->fut_cb0.cb == fn &&
+        fut->fut_cb0.ctx != marker) {
         /* the only callback, by identity (no __eq__ runs): what the general
          * case below ends with, without copying */
         PyObject *cb = fut->fut_cb0.cb, *ctx = fut->fut_cb0.ctx;
@@ -591,7 +623,8 @@ ac_future_remove_done_callback(ac_state *st, FutureObj *fut, PyObject *fn)
     }
     Py_ssize_t kept = 0;
     for (Py_ssize_t i = 0; i < n; i++) {
-        int eq = snap[i].cb == fn ? 1 :
+        int eq = snap[i].ctx == marker ? ac_task_is_wakeup(fn, snap[i].cb) :
+            snap[i].cb == fn ? 1 :
             PyObject_RichCompareBool(snap[i].cb, fn, Py_EQ);
         if (eq < 0) {
             /* drop the not yet compacted rest */
@@ -757,9 +790,21 @@ Future_get_callbacks(PyObject *self, void *c)
     if (list == NULL) {
         return NULL;
     }
+    ac_state *st = AC_STATE_OF(self);
     for (Py_ssize_t i = 0; i < n; i++) {
         ac_cb *e = i == 0 ? &fut->fut_cb0 : &fut->fut_cbs[i - 1];
-        PyObject *t = PyTuple_Pack(2, e->cb, e->ctx ? e->ctx : Py_None);
+        PyObject *t;
+        if (e->ctx == st->wakeup_marker) {
+            /* a task's wakeup: its bound method, in the task's context */
+            PyObject *cb = ac_task_wakeup_callable(e->cb);
+            PyObject *ctx = ((TaskObj *)e->cb)->task_context;
+            t = cb == NULL ? NULL :
+                PyTuple_Pack(2, cb, ctx ? ctx : Py_None);
+            Py_XDECREF(cb);
+        }
+        else {
+            t = PyTuple_Pack(2, e->cb, e->ctx ? e->ctx : Py_None);
+        }
         if (t == NULL) {
             Py_DECREF(list);
             return NULL;

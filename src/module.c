@@ -49,6 +49,7 @@ kwnames_of(const char *name)
     X(extract_stack)                      \
     X(current_tasks)                      \
     X(register_eager_task)                \
+    X(wakeup_marker)                      \
     X(unregister_eager_task)              \
     X(s_call_soon)                        \
     X(s_cancel)                           \
@@ -310,6 +311,10 @@ module_exec(PyObject *mod)
     }
     st->task_name_counter = 0;
     st->live_tasks.prev = st->live_tasks.next = &st->live_tasks;
+    st->wakeup_marker = PyObject_CallNoArgs((PyObject *)&PyBaseObject_Type);
+    if (st->wakeup_marker == NULL) {
+        return -1;
+    }
 
     if (ac_future_init_types(mod, st) < 0) {
         return -1;

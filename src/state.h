@@ -188,6 +188,8 @@ typedef struct {
 
     uint64_t task_name_counter;
     ac_tlink live_tasks;              /* task.c: the ring's head */
+    PyObject *wakeup_marker;          /* future.c/task.c: the context slot of
+                                         a task-wakeup callback entry */
 } ac_state;
 
 extern PyModuleDef ac_moduledef;
@@ -270,6 +272,8 @@ int ac_future_set_exception(ac_state *st, FutureObj *fut, PyObject *exc);
 int ac_future_cancel(ac_state *st, FutureObj *fut, PyObject *msg);
 int ac_future_add_done_callback(ac_state *st, FutureObj *fut,
                                 PyObject *cb, PyObject *ctx);
+/* Wake task (ours) when fut is done: one (task, marker) callback entry. */
+int ac_future_add_task_wakeup(ac_state *st, FutureObj *fut, PyObject *task);
 /* fut.remove_done_callback(cb) of an initialised future: the number of
  * callbacks removed, or -1 with an exception (cb's __eq__ may run any code). */
 Py_ssize_t ac_future_remove_done_callback(ac_state *st, FutureObj *fut,
@@ -379,6 +383,9 @@ enum {
     AC_READY_TASK_STEP,           /* a task's next step: a the task, b the
                                      exception to throw in or NULL (owned);
                                      runs in the task's context */
+    AC_READY_TASK_WAKEUP,         /* a task woken by a future it awaited: a the
+                                     task, b the future (both owned); runs in
+                                     the task's context */
     AC_READY_IO_READ,             /* fd readiness for a C watcher: a the owner */
     AC_READY_IO_WRITE,            /* (owned), b the fd, c the slot's generation */
 };
@@ -417,6 +424,23 @@ int ac_loop_push_task_step(ac_state *st, PyObject *loop, PyObject *task,
 /* task.c: run an AC_READY_TASK_STEP record (borrowed task and arg). */
 int ac_task_run_step_record(ac_state *st, PyObject *loop, PyObject *task,
                             PyObject *arg);
+/* Queue task's wakeup by fut as a bare record; 1, 0 (use call_soon), -1. */
+int ac_loop_push_task_wakeup(ac_state *st, PyObject *loop, PyObject *task,
+                             PyObject *fut);
+/* task.c: run an AC_READY_TASK_WAKEUP record (borrowed task and fut). */
+int ac_task_run_wakeup_record(ac_state *st, PyObject *loop, PyObject *task,
+                              PyObject *fut);
+/* task.c: a future's callback entry (task, st->wakeup_marker) stands for
+ * the task's bound wakeup method, made only when someone needs it as an
+ * object.  The bound method (new reference), or NULL with an exception. */
+PyObject *ac_task_wakeup_callable(PyObject *task);
+/* Whether fn is task's bound wakeup method (what remove_done_callback
+ * compares a marker entry with). */
+int ac_task_is_wakeup(PyObject *fn, PyObject *task);
+/* loop.call_soon(task's wakeup, fut, context=task's context), as a bare
+ * record on our own loop.  0 or -1. */
+int ac_task_schedule_wakeup(ac_state *st, PyObject *loop, PyObject *task,
+                            PyObject *fut);
 /* handle.c: report exc (owned, not SystemExit/KeyboardInterrupt) raised by
  * the internal callback cb(arg) as a failed callback of loop; -1 if the
  * exception handler lets one of those through. */

@@ -266,9 +266,7 @@ task_handle_yield(ac_state *st, TaskObj *task, PyObject *result)
             goto self_await;
         }
         wf->fut_blocking = 0;
-        PyObject *cb = task_wakeup_cb(task);
-        if (cb == NULL ||
-            ac_future_add_done_callback(st, wf, cb, task->task_context) < 0) {
+        if (ac_future_add_task_wakeup(st, wf, self) < 0) {
             return -1;
         }
         Py_XSETREF(task->task_fut_waiter, Py_NewRef(result));
@@ -588,10 +586,98 @@ ac_task_run_step_record(ac_state *st, PyObject *loop, PyObject *self,
     return rc;
 }
 
+static PyObject *task_wakeup_impl(ac_state *st, PyObject *self,
+                                  PyObject *waited);
+
 static PyObject *
 task_wakeup_meth(PyObject *self, PyObject *waited)
 {
-    ac_state *st = AC_STATE_OF(self);
+    return task_wakeup_impl(AC_STATE_OF(self), self, waited);
+}
+
+PyObject *
+ac_task_wakeup_callable(PyObject *task)
+{
+    return Py_XNewRef(task_wakeup_cb(AC_TASK(task)));
+}
+
+int
+ac_task_is_wakeup(PyObject *fn, PyObject *task)
+{
+    return PyCFunction_Check(fn) && PyCFunction_GET_SELF(fn) == task &&
+           PyCFunction_GET_FUNCTION(fn) == (PyCFunction)task_wakeup_meth;
+}
+
+int
+ac_task_schedule_wakeup(ac_state *st, PyObject *loop, PyObject *task,
+                        PyObject *fut)
+{
+    int r = ac_loop_push_task_wakeup(st, loop, task, fut);
+    if (r != 0) {
+        return r < 0 ? -1 : 0;
+    }
+    PyObject *cb = task_wakeup_cb(AC_TASK(task));
+    if (cb == NULL) {
+        return -1;
+    }
+    Py_INCREF(cb);
+    r = ac_call_soon(st, loop, cb, fut, AC_TASK(task)->task_context);
+    Py_DECREF(cb);
+    return r;
+}
+
+int
+ac_task_run_wakeup_record(ac_state *st, PyObject *loop, PyObject *self,
+                          PyObject *fut)
+{
+    TaskObj *task = AC_TASK(self);
+    PyObject *ctx = task->task_context;
+    PyObject *res = NULL;
+    Py_INCREF(self);
+    Py_XINCREF(ctx);
+    if (ctx == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "Task has no context");
+    }
+    else if (PyContext_Enter(ctx) == 0) {
+        res = task_wakeup_impl(st, self, fut);
+        if (PyContext_Exit(ctx) < 0) {
+            Py_CLEAR(res);
+        }
+    }
+    int rc = 0;
+    if (res != NULL) {
+        Py_DECREF(res);
+    }
+    else {
+        /* as a failed wakeup callback: reported, the loop goes on */
+        PyObject *exc = ac_err_take();
+        if (PyErr_GivenExceptionMatches(exc, PyExc_SystemExit) ||
+            PyErr_GivenExceptionMatches(exc, PyExc_KeyboardInterrupt)) {
+            ac_err_give(exc);
+            rc = -1;
+        }
+        else {
+            PyObject *cb = Py_XNewRef(task_wakeup_cb(task));
+            if (cb == NULL) {
+                PyErr_WriteUnraisable(self);
+                Py_DECREF(exc);
+            }
+            else {
+                rc = ac_callback_report(st, loop, cb, fut,
+                                        ctx ? ctx : Py_None, exc);
+                Py_DECREF(cb);
+            }
+        }
+    }
+    task_forget_callables(task);
+    Py_XDECREF(ctx);
+    Py_DECREF(self);
+    return rc;
+}
+
+static PyObject *
+task_wakeup_impl(ac_state *st, PyObject *self, PyObject *waited)
+{
     PyObject *value = NULL, *r;
     int outcome;
 
