@@ -1,9 +1,13 @@
 /* task.c -- asyncio_c.Task: drives a coroutine with the send/throw protocol,
  * in C, on any asyncio-compatible loop.
  *
- * A task's next step and its wakeup are two bound builtins made once per
- * task (not per step) and dropped when the task is done.  Awaiting one of our
- * own futures takes a fast path (no attribute lookups, no method calls);
+ * On our own loop a task's next step and its wakeup are bare ready records
+ * and the wakeup sits in the awaited future's callbacks as (task, marker):
+ * no callable object per task or per step.  The bound builtins task_step
+ * and task_wakeup are made only when a foreign loop, debug mode, a report or
+ * introspection (fut._callbacks) needs them, and dropped when the task is
+ * done.  Awaiting one of our own futures takes a fast path (no attribute
+ * lookups, no method calls);
  * anything else with `_asyncio_future_blocking` goes through its Python
  * methods, exactly as asyncio's Task does.  current_task() sees our tasks
  * through asyncio's own tasks._current_tasks; all_tasks() through our
