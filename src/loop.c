@@ -288,8 +288,8 @@ Loop__call_soon(PyObject *op, PyObject *const *args, Py_ssize_t nargs)
 }
 
 int
-ac_loop_push_task_step(ac_state *st, PyObject *loop, PyObject *task,
-                       PyObject *arg)
+ac_loop_push_task_record(ac_state *st, PyObject *loop, int kind,
+                         PyObject *task, PyObject *arg)
 {
     if (!ac_is_fast_loop(st, loop) || L(loop)->loop_debug) {
         return 0;
@@ -298,31 +298,10 @@ ac_loop_push_task_step(ac_state *st, PyObject *loop, PyObject *task,
     if (check_closed(self) < 0) {
         return -1;
     }
-    if (ac_readyq_push(&self->loop_ready, AC_READY_TASK_STEP,
-                       Py_NewRef(task), Py_XNewRef(arg), NULL) < 0) {
+    if (ac_readyq_push(&self->loop_ready, (uintptr_t)kind, Py_NewRef(task),
+                       Py_XNewRef(arg), NULL) < 0) {
         Py_DECREF(task);
         Py_XDECREF(arg);
-        PyErr_NoMemory();
-        return -1;
-    }
-    return 1;
-}
-
-int
-ac_loop_push_task_wakeup(ac_state *st, PyObject *loop, PyObject *task,
-                         PyObject *fut)
-{
-    if (!ac_is_fast_loop(st, loop) || L(loop)->loop_debug) {
-        return 0;
-    }
-    LoopObj *self = L(loop);
-    if (check_closed(self) < 0) {
-        return -1;
-    }
-    if (ac_readyq_push(&self->loop_ready, AC_READY_TASK_WAKEUP,
-                       Py_NewRef(task), Py_NewRef(fut), NULL) < 0) {
-        Py_DECREF(task);
-        Py_DECREF(fut);
         PyErr_NoMemory();
         return -1;
     }
@@ -773,15 +752,9 @@ run_ready_entry(ac_state *st, LoopObj *self, ac_ready *r)
     if (ready_is_io(r)) {
         return run_io_entry(self, r);
     }
-    if (r->kind == AC_READY_TASK_WAKEUP) {
-        rc = ac_task_run_wakeup_record(st, (PyObject *)self, obj,
-                                       (PyObject *)r->b);
-        ready_release(r);
-        return rc;
-    }
-    if (r->kind == AC_READY_TASK_STEP) {
-        rc = ac_task_run_step_record(st, (PyObject *)self, obj,
-                                     (PyObject *)r->b);
+    if (r->kind == AC_READY_TASK_STEP || r->kind == AC_READY_TASK_WAKEUP) {
+        rc = ac_task_run_record(st, (PyObject *)self, (int)r->kind, obj,
+                                (PyObject *)r->b);
         ready_release(r);
         return rc;
     }

@@ -416,20 +416,15 @@ void ac_loop_timer_cancelled(ac_state *st, PyObject *loop, PyObject *th);
 /* call_soon(fn, arg, context=ctx) on a loop of exactly asyncio_c.Loop. */
 int ac_loop_call_soon_internal(ac_state *st, PyObject *loop, PyObject *fn,
                                PyObject *arg, PyObject *ctx);
-/* Queue task's next step (task_step(arg)) as a bare record: no callable
- * made.  Only for a loop of exactly asyncio_c.Loop not in debug mode; 1 if
- * queued, 0 if the caller must use loop.call_soon, -1 on error. */
-int ac_loop_push_task_step(ac_state *st, PyObject *loop, PyObject *task,
-                           PyObject *arg);
-/* task.c: run an AC_READY_TASK_STEP record (borrowed task and arg). */
-int ac_task_run_step_record(ac_state *st, PyObject *loop, PyObject *task,
-                            PyObject *arg);
-/* Queue task's wakeup by fut as a bare record; 1, 0 (use call_soon), -1. */
-int ac_loop_push_task_wakeup(ac_state *st, PyObject *loop, PyObject *task,
-                             PyObject *fut);
-/* task.c: run an AC_READY_TASK_WAKEUP record (borrowed task and fut). */
-int ac_task_run_wakeup_record(ac_state *st, PyObject *loop, PyObject *task,
-                              PyObject *fut);
+/* Queue a task's AC_READY_TASK_STEP (arg: the exception to throw in, or
+ * NULL) or AC_READY_TASK_WAKEUP (arg: the awaited future) as a bare record:
+ * no callable made.  Only on a loop of exactly asyncio_c.Loop not in debug
+ * mode; 1 if queued, 0 if the caller must use loop.call_soon, -1 on error. */
+int ac_loop_push_task_record(ac_state *st, PyObject *loop, int kind,
+                             PyObject *task, PyObject *arg);
+/* task.c: run such a record (borrowed task and arg). */
+int ac_task_run_record(ac_state *st, PyObject *loop, int kind, PyObject *task,
+                       PyObject *arg);
 /* task.c: a future's callback entry (task, st->wakeup_marker) stands for
  * the task's bound wakeup method, made only when someone needs it as an
  * object.  The bound method (new reference), or NULL with an exception. */

@@ -219,7 +219,8 @@ static int
 task_call_step_soon(ac_state *st, TaskObj *task, PyObject *arg)
 {
     PyObject *loop = AC_FUT(task)->fut_loop;
-    int r = ac_loop_push_task_step(st, loop, (PyObject *)task, arg);
+    int r = ac_loop_push_task_record(st, loop, AC_READY_TASK_STEP,
+                                     (PyObject *)task, arg);
     if (r != 0) {
         return r < 0 ? -1 : 0;
     }
@@ -540,56 +541,6 @@ task_step_meth(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
     return r;
 }
 
-int
-ac_task_run_step_record(ac_state *st, PyObject *loop, PyObject *self,
-                        PyObject *arg)
-{
-    TaskObj *task = AC_TASK(self);
-    PyObject *ctx = task->task_context;
-    PyObject *res = NULL;
-    Py_INCREF(self);
-    Py_XINCREF(ctx);
-    if (ctx == NULL) {
-        PyErr_SetString(PyExc_RuntimeError, "Task has no context");
-    }
-    else if (PyContext_Enter(ctx) == 0) {
-        res = task_step(st, task, arg != NULL && arg != Py_None ? arg : NULL);
-        if (PyContext_Exit(ctx) < 0) {
-            Py_CLEAR(res);
-        }
-    }
-    int rc = 0;
-    if (res != NULL) {
-        Py_DECREF(res);
-    }
-    else {
-        /* as a failed task_step callback: reported, the loop goes on */
-        PyObject *exc = ac_err_take();
-        if (PyErr_GivenExceptionMatches(exc, PyExc_SystemExit) ||
-            PyErr_GivenExceptionMatches(exc, PyExc_KeyboardInterrupt)) {
-            ac_err_give(exc);
-            rc = -1;
-        }
-        else {
-            PyObject *cb = task_step_cb(task);
-            if (cb == NULL) {
-                PyErr_WriteUnraisable(self);
-                Py_DECREF(exc);
-            }
-            else {
-                Py_INCREF(cb);
-                rc = ac_callback_report(st, loop, cb, arg,
-                                        ctx ? ctx : Py_None, exc);
-                Py_DECREF(cb);
-            }
-        }
-    }
-    task_forget_callables(task);
-    Py_XDECREF(ctx);
-    Py_DECREF(self);
-    return rc;
-}
-
 static PyObject *task_wakeup_impl(ac_state *st, PyObject *self,
                                   PyObject *waited);
 
@@ -616,7 +567,8 @@ int
 ac_task_schedule_wakeup(ac_state *st, PyObject *loop, PyObject *task,
                         PyObject *fut)
 {
-    int r = ac_loop_push_task_wakeup(st, loop, task, fut);
+    int r = ac_loop_push_task_record(st, loop, AC_READY_TASK_WAKEUP, task,
+                                     fut);
     if (r != 0) {
         return r < 0 ? -1 : 0;
     }
@@ -630,9 +582,14 @@ ac_task_schedule_wakeup(ac_state *st, PyObject *loop, PyObject *task,
     return r;
 }
 
-int
-ac_task_run_wakeup_record(ac_state *st, PyObject *loop, PyObject *self,
-                          PyObject *fut)
+/* Run a task's ready record (AC_READY_TASK_STEP: arg is the exception to
+ * throw in or NULL; AC_READY_TASK_WAKEUP: arg is the awaited future) in the
+ * task's context.  A failure is reported as asyncio reports a failed
+ * task_step / task_wakeup callback, naming the bound method; only SystemExit
+ * and KeyboardInterrupt leave (-1). */
+static int
+run_task_record(ac_state *st, PyObject *loop, PyObject *self, PyObject *arg,
+                int wakeup)
 {
     TaskObj *task = AC_TASK(self);
     PyObject *ctx = task->task_context;
@@ -643,7 +600,8 @@ ac_task_run_wakeup_record(ac_state *st, PyObject *loop, PyObject *self,
         PyErr_SetString(PyExc_RuntimeError, "Task has no context");
     }
     else if (PyContext_Enter(ctx) == 0) {
-        res = task_wakeup_impl(st, self, fut);
+        res = wakeup ? task_wakeup_impl(st, self, arg)
+                     : task_step(st, task, arg != Py_None ? arg : NULL);
         if (PyContext_Exit(ctx) < 0) {
             Py_CLEAR(res);
         }
@@ -653,7 +611,6 @@ ac_task_run_wakeup_record(ac_state *st, PyObject *loop, PyObject *self,
         Py_DECREF(res);
     }
     else {
-        /* as a failed wakeup callback: reported, the loop goes on */
         PyObject *exc = ac_err_take();
         if (PyErr_GivenExceptionMatches(exc, PyExc_SystemExit) ||
             PyErr_GivenExceptionMatches(exc, PyExc_KeyboardInterrupt)) {
@@ -661,13 +618,14 @@ ac_task_run_wakeup_record(ac_state *st, PyObject *loop, PyObject *self,
             rc = -1;
         }
         else {
-            PyObject *cb = Py_XNewRef(task_wakeup_cb(task));
+            PyObject *cb = Py_XNewRef(wakeup ? task_wakeup_cb(task)
+                                             : task_step_cb(task));
             if (cb == NULL) {
                 PyErr_WriteUnraisable(self);
                 Py_DECREF(exc);
             }
             else {
-                rc = ac_callback_report(st, loop, cb, fut,
+                rc = ac_callback_report(st, loop, cb, arg,
                                         ctx ? ctx : Py_None, exc);
                 Py_DECREF(cb);
             }
@@ -677,6 +635,13 @@ ac_task_run_wakeup_record(ac_state *st, PyObject *loop, PyObject *self,
     Py_XDECREF(ctx);
     Py_DECREF(self);
     return rc;
+}
+
+int
+ac_task_run_record(ac_state *st, PyObject *loop, int kind, PyObject *task,
+                   PyObject *arg)
+{
+    return run_task_record(st, loop, task, arg, kind == AC_READY_TASK_WAKEUP);
 }
 
 static PyObject *

@@ -102,3 +102,25 @@ def test_wakeup_in_debug_mode(lenv):
     fut.set_result(1)
     assert loop.run_until_complete(task) == "done"
     assert seen == [1, "in task"]
+
+
+def test_step_of_a_task_done_behind_its_back_is_reported(lenv):
+    """A queued step that finds its task already done raises asyncio's
+    InvalidStateError through the loop's exception handler (the step's
+    record on our loop reports as asyncio's callback does)."""
+    loop = lenv.loop
+
+    async def coro():
+        return 1
+
+    task = loop.create_task(coro())
+    lenv.impl.Future.set_result(task, "forced")     # bypasses Task.set_result
+    loop.run_until_complete(asyncio.sleep(0))
+    errors = lenv.take_errors()
+    assert len(errors) == 1
+    exc = errors[0]["exception"]
+    assert isinstance(exc, asyncio.InvalidStateError)
+    assert "already done" in str(exc)
+    task.get_coro().close()
+    assert "step" in repr(errors[0]["handle"]).lower()
+    assert task.result() == "forced"
