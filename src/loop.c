@@ -1044,59 +1044,32 @@ Loop_create_task(PyObject *op, PyObject *const *args, size_t nargsf,
     ac_state *st = AC_STATE_OF(op);
     Py_ssize_t nargs = PyVectorcall_NARGS(nargsf);
     if (L(op)->loop_task_factory != Py_None) {
-        /* asyncio's own code path for factories (it differs per version) */
-        Py_ssize_t nkw = kwnames == NULL ? 0 : PyTuple_GET_SIZE(kwnames);
-        PyObject **full = PyMem_Malloc((size_t)(nargs + nkw + 1) *
-                                       sizeof(PyObject *));
+        /* asyncio's own code path for factories (it differs per version):
+         * BaseEventLoop.create_task(self, *args, **kwargs) */
+        Py_ssize_t n = nargs + (kwnames ? PyTuple_GET_SIZE(kwnames) : 0);
+        PyObject *small[8];
+        PyObject **full = n < 8 ? small : PyMem_New(PyObject *, n + 1);
         if (full == NULL) {
             return PyErr_NoMemory();
         }
         full[0] = op;
-        memcpy(full + 1, args, (size_t)(nargs + nkw) * sizeof(PyObject *));
+        memcpy(full + 1, args, (size_t)n * sizeof(PyObject *));
         PyObject *r = PyObject_Vectorcall(st->base_create_task, full,
                                           (size_t)nargs + 1, kwnames);
-        PyMem_Free(full);
+        if (full != small) {
+            PyMem_Free(full);
+        }
         return r;
     }
-    /* create_task(coro, *, name=None, context=None) */
-    PyObject *name = Py_None, *context = Py_None;
-    if (kwnames != NULL) {
-        for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(kwnames); i++) {
-            PyObject *k = PyTuple_GET_ITEM(kwnames, i);
-            PyObject *v = args[nargs + i];
-            if (PyUnicode_Check(k) &&
-                PyUnicode_CompareWithASCIIString(k, "name") == 0) {
-                name = v;
-            }
-            else if (PyUnicode_Check(k) &&
-                     PyUnicode_CompareWithASCIIString(k, "context") == 0) {
-                context = v;
-            }
-            else {
-                PyErr_Format(PyExc_TypeError,
-                             "create_task() got an unexpected keyword "
-                             "argument '%S'", k);
-                return NULL;
-            }
-        }
-    }
-    if (nargs != 1) {
-        if (nargs == 0) {
-            PyErr_SetString(PyExc_TypeError,
-                            "create_task() missing required argument 'coro' "
-                            "(pos 1)");
-        }
-        else {
-            PyErr_Format(PyExc_TypeError,
-                         "create_task() takes exactly 1 positional argument "
-                         "(%zd given)", nargs);
-        }
+    /* create_task(coro, *, name=None, context=None), as asyncio's */
+    static const char *const names[] = {"coro", "name", "context"};
+    PyObject *vals[3] = {NULL, Py_None, Py_None};
+    if (ac_parse_args("create_task", args, nargs, kwnames, names, 3, 1, 1,
+                      vals) < 0 ||
+        check_closed(L(op)) < 0) {
         return NULL;
     }
-    if (check_closed(L(op)) < 0) {
-        return NULL;
-    }
-    return ac_task_new(st, args[0], op, name, context);
+    return ac_task_new(st, vals[0], op, vals[1], vals[2]);
 }
 
 /* Drop everything queued, scheduled and watched; close the poller.

@@ -587,10 +587,11 @@ ac_task_schedule_wakeup(ac_state *st, PyObject *loop, PyObject *task,
  * task's context.  A failure is reported as asyncio reports a failed
  * task_step / task_wakeup callback, naming the bound method; only SystemExit
  * and KeyboardInterrupt leave (-1). */
-static int
-run_task_record(ac_state *st, PyObject *loop, PyObject *self, PyObject *arg,
-                int wakeup)
+int
+ac_task_run_record(ac_state *st, PyObject *loop, int kind, PyObject *self,
+                   PyObject *arg)
 {
+    int wakeup = kind == AC_READY_TASK_WAKEUP;
     TaskObj *task = AC_TASK(self);
     PyObject *ctx = task->task_context;
     PyObject *res = NULL;
@@ -629,19 +630,14 @@ run_task_record(ac_state *st, PyObject *loop, PyObject *self, PyObject *arg,
                                         ctx ? ctx : Py_None, exc);
                 Py_DECREF(cb);
             }
+            /* the report made the bound method again: a done task drops it
+             * (the step itself does this on every other path) */
+            task_forget_callables(task);
         }
     }
-    task_forget_callables(task);
     Py_XDECREF(ctx);
     Py_DECREF(self);
     return rc;
-}
-
-int
-ac_task_run_record(ac_state *st, PyObject *loop, int kind, PyObject *task,
-                   PyObject *arg)
-{
-    return run_task_record(st, loop, task, arg, kind == AC_READY_TASK_WAKEUP);
 }
 
 static PyObject *

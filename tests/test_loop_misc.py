@@ -545,6 +545,28 @@ def test_create_task_refuses_non_coroutines(lenv):
         lenv.loop.create_task()
 
 
+def test_create_task_arguments_as_asyncio(lenv):
+    """create_task(coro, *, name=None, context=None): coro by keyword too;
+    the same TypeErrors as asyncio's Python signature."""
+    loop = lenv.loop
+
+    async def one():
+        return 1
+
+    task = loop.create_task(coro=one(), name="kw")
+    assert task.get_name() == "kw"
+    assert lenv.run(task) == 1
+    cases = [
+        ((), {}, "missing 1 required positional argument: 'coro'"),
+        ((1, 2), {}, r"takes \d positional arguments? but \d were given"),
+        ((1,), {"foo": 1}, "unexpected keyword argument 'foo'"),
+        ((1,), {"coro": 1}, "multiple values for argument 'coro'"),
+    ]
+    for args, kwargs, msg in cases:
+        with pytest.raises(TypeError, match=msg):
+            loop.create_task(*args, **kwargs)
+
+
 def test_task_factory_calls_match_asyncio():
     """What the factory receives, per call shape, is asyncio's: compare both loops."""
     from _loop_helpers import ASYNCIO, ASYNCIO_C
