@@ -161,6 +161,7 @@ def _future_calls(f):
         "add_done_callback()": lambda: f.add_done_callback(),
         "add_done_callback(cb, ctx)": lambda: f.add_done_callback(print, None),
         "add_done_callback(cb, bogus=1)": lambda: f.add_done_callback(print, bogus=1),
+        "add_done_callback(fn=cb)": lambda: f.add_done_callback(fn=print),
         "remove_done_callback()": lambda: f.remove_done_callback(),
         "remove_done_callback(1, 2)": lambda: f.remove_done_callback(1, 2),
         "_make_cancelled_error(1)": lambda: f._make_cancelled_error(1),
