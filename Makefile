@@ -7,7 +7,7 @@ help:
 	@echo "make main       examples + side-by-side benchmarks (run, scaling, echo) on Python \$$PY (default 3.11)"
 	@echo "make test       build with -Werror and run tests/ on 3.11, 3.12 and 3.13"
 	@echo "make debug      run tests/ on an AddressSanitizer build (PY=...)"
-	@echo "make valgrind TEST=tests/test_x.py   run one test file under valgrind (PY=..., default 3.12)"
+	@echo "make valgrind [TEST=tests/test_x.py]   run the core test files (or TEST) under valgrind (PY=..., default 3.12)"
 	@echo "make bench      build, then bench/run.py on Python \$$PY"
 	@echo "make bench-echo build, then the echo server benchmark bench/echo.py on Python \$$PY (ARGS=\"--quick\" ...)"
 	@echo "make instructions  build, then bench/instructions.py (callgrind instructions per operation, ~4 min) on Python \$$PY (ARGS=...)"
