@@ -27,7 +27,7 @@ if [ "${1:-}" = --valgrind ]; then
     PY=${PY:-3.12}
     if [ $# = 0 ] || [[ $1 == -* ]]; then
         # The C core's own files (Future, Task, combinators, scheduling, fds, a transport):
-        # about an hour under valgrind on 2 cores; TEST=tests/ runs everything (many hours).
+        # about 5 minutes under valgrind on 2 cores; TEST=tests/ runs the whole suite.
         set -- $VALGRIND_CORE "$@"
     fi
 fi
