@@ -47,7 +47,7 @@ sys.path.insert(1, os.path.dirname(_HERE))      # the asyncio_c package
 from _child import make_loop  # noqa: E402
 from _echo_server import warm_heap  # noqa: E402
 
-LOOPS = ("asyncio", "uvloop", "asyncio_c")
+LOOPS = ("asyncio", "uvloop", "asyncio_c", "asyncio_c+native")
 STOP_GRACE = 10.0
 LOW_HIGH_WATER = 16 * 1024      # every other connection: high-water mark
 SMALL_SNDBUF = 4096             # ... and SO_SNDBUF

@@ -41,7 +41,7 @@ sys.path.insert(1, os.path.dirname(_HERE))      # the asyncio_c package
 from _child import make_loop  # noqa: E402
 from _soak_server import malloc_kib, nfds, rss_kib  # noqa: E402
 
-LOOPS = ("asyncio", "uvloop", "asyncio_c")
+LOOPS = ("asyncio", "uvloop", "asyncio_c", "asyncio_c+native")
 PER_ROUND = 10
 
 

@@ -91,7 +91,7 @@ import run as _run  # noqa: E402  (machine info, JSON)
 SERVER = os.path.join(_HERE, "_soak_server.py")
 CLIENT = os.path.join(_HERE, "_soak_client.py")
 WAVES = os.path.join(_HERE, "_soak_waves.py")
-LOOPS = ("asyncio", "uvloop", "asyncio_c")
+LOOPS = ("asyncio", "uvloop", "asyncio_c", "asyncio_c+native")
 PARTS = ("echo", "waves")
 FD_SLACK = 64                   # fds per process beyond its connections
 AFTER_MIN = 2.0                 # s from the clients' exit to the figures
@@ -107,7 +107,8 @@ MALLOC_PER_CONN = 16            # echo: malloc'd bytes kept per connection
 MALLOC_MIN_KIB = 2048           # ... or this much, whichever is larger
 WAVE_PER_TASK = 0.001           # waves: blocks/objects gained per task
 WAVE_MIN = 1000                 # ... or this many, whichever is larger
-WAVE_MALLOC_PER_TASK = 1        # waves: malloc'd bytes gained per task
+WAVE_MALLOC_PER_TASK = 64       # waves: malloc'd bytes gained per task OF
+                                # A WAVE (containers sized to a wave's peak)
 WAVE_RSS_PCT = 10.0             # waves: RSS of the last waves vs warm-up
 WAVE_RSS_MIN_KIB = 4096
 
@@ -460,7 +461,8 @@ def wave_verdicts(sec, args):
         "all_tasks() = {driver} after every wave"
         + (", _live_tasks() too" if rows and rows[0]["live_tasks"] is not None
            else "")))
-    if end.get("live_tasks") is not None or args.loop == "asyncio_c":
+    if end.get("live_tasks") is not None or \
+            args.loop.startswith("asyncio_c"):
         v.append(verdict(
             "_live_tasks() empty at the end", end.get("live_tasks") == 0,
             f"asyncio_c._core._live_tasks(): {end.get('live_tasks')} after "
@@ -488,14 +490,14 @@ def wave_verdicts(sec, args):
         if ref.get("malloc_kib") is not None:
             top = max(r["malloc_kib"] for r in tail)
             lim = max(MALLOC_MIN_KIB,
-                      WAVE_MALLOC_PER_TASK * tasks_since / 1024)
+                      WAVE_MALLOC_PER_TASK * sec["size"] / 1024)
             v.append(verdict(
                 "malloc'd memory flat", top - ref["malloc_kib"] < lim,
                 f"wave {ref['wave']}: {mib(ref['malloc_kib'])} MiB in use, "
                 f"last {len(tail)} waves at most {mib(top)} MiB: "
                 f"{(top - ref['malloc_kib']) / 1024:+.2f} MiB (limit "
                 f"{lim / 1024:.1f}: max({MALLOC_MIN_KIB // 1024} MiB, "
-                f"{WAVE_MALLOC_PER_TASK} B per task made since))"))
+                f"{WAVE_MALLOC_PER_TASK} B x tasks per wave))"))
         top = max(r["rss_kib"] for r in tail)
         lim = max(WAVE_RSS_MIN_KIB, ref["rss_kib"] * WAVE_RSS_PCT / 100)
         v.append(verdict(
@@ -560,6 +562,7 @@ def write_png(path, doc):
                         color="#999999", label="gc objects (k)")
             row[1].legend(fontsize=7)
             for ax in row:
+                ax.xaxis.get_major_locator().set_params(integer=True)
                 ax.set_xlabel("wave", fontsize=8)
                 ax.set_title(f"task waves: {sec['waves']} x {sec['size']:,}",
                              fontsize=9)
@@ -583,7 +586,10 @@ def parse_args(argv):
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog=__doc__.split("\n\n", 1)[1])
     p.add_argument("--loop", choices=LOOPS, default="asyncio_c",
-                   help="the loop under test (default asyncio_c)")
+                   help="the loop under test (default asyncio_c; "
+                        "asyncio_c+native: with asyncio_c's native gather, "
+                        "wait, wait_for, shield and sleep patched into "
+                        "asyncio, as bench/_child.py makes it)")
     p.add_argument("--flavour", choices=("protocol", "streams"),
                    default="protocol",
                    help="echo server: an asyncio.Protocol (default) or "
