@@ -73,13 +73,13 @@ climbs ~2.6 MiB/min, 16 bytes per request ~14 MiB/min.  What is observed
 without a leak (blocks and malloc back at the end): RSS climbs in steps
 each time malloc's in-use memory reaches a new peak (more write buffers at
 once; glibc's heap keeps its high-water mark), a creep that flattens out:
-+0.3-0.9 MiB/min on asyncio_c, +1.7 MiB/min on asyncio's loop (whose
++0.2-0.9 MiB/min on asyncio_c, +1.2-1.7 MiB/min on asyncio's loop (whose
 Python transports also leave cycles for the collector: its allocated
 blocks swing 67k-220k between collections, asyncio_c's stay at ~84k).
 Waves RSS: the last quarter at most max(4 MiB, 10%) above the wave after
-warm-up; asyncio's loop fails it (+8.6 MiB over 16 waves, RSS swinging
-50-70 MiB between waves, blocks flat: pymalloc arenas kept by
-fragmentation), asyncio_c does not move (+-1 MiB).  The streams server
+warm-up; asyncio's loop fails it (+9-10 MiB over 16 waves, RSS swinging
+50-72 MiB between waves, blocks flat: pymalloc arenas kept by
+fragmentation), asyncio_c's stays within +-1 MiB.  The streams server
 (--flavour streams) fails the echo RSS criterion on both loops (+10-15
 MiB/min over 90 s, blocks and malloc back at the end: streams leave
 garbage cycles, freed in batches by the collector, and the heap fragments).
