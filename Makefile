@@ -1,7 +1,7 @@
 # Front door to scripts/: every target is one script call, so the scripts work without make too.
 # PY=3.X picks the interpreter of the single-interpreter targets (default 3.11; valgrind 3.12).
 
-.PHONY: help main test debug valgrind bench bench-echo instructions build venvs clean
+.PHONY: help main test debug valgrind bench bench-echo instructions soak build venvs clean
 
 help:
 	@echo "make main       examples + side-by-side benchmarks (run, scaling, echo) on Python \$$PY (default 3.11)"
@@ -11,6 +11,7 @@ help:
 	@echo "make bench      build, then bench/run.py on Python \$$PY"
 	@echo "make bench-echo build, then the echo server benchmark bench/echo.py on Python \$$PY (ARGS=\"--quick\" ...)"
 	@echo "make instructions  build, then bench/instructions.py (callgrind instructions per operation, ~4 min) on Python \$$PY (ARGS=...)"
+	@echo "make soak       build, then bench/soak.py (echo server under 1,000 clients + 1M tasks in waves, ~4 min) on Python \$$PY (ARGS=\"--loop asyncio\" ...)"
 	@echo "make build      build the extension in place for Python \$$PY"
 	@echo "make venvs      create/update .venv/3.11 .venv/3.12 .venv/3.13"
 	@echo "make clean      remove build/ and the in-place extension modules"
@@ -36,6 +37,9 @@ bench-echo:
 
 instructions:
 	@bash -c 'source scripts/lib.sh && v=$${PY:-3.11} && py=$$(ac_python $$v) && ac_build $$v && cd "$$AC_TOP" && "$$py" bench/instructions.py $(ARGS)'
+
+soak:
+	@bash -c 'source scripts/lib.sh && v=$${PY:-3.11} && py=$$(ac_python $$v) && ac_build $$v && cd "$$AC_TOP" && "$$py" bench/soak.py $(ARGS)'
 
 build:
 	@bash -c 'source scripts/lib.sh && v=$${PY:-3.11} && ac_python $$v >/dev/null && ac_build $$v'
