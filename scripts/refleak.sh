@@ -6,6 +6,9 @@
 #
 #   scripts/refleak.sh [pytest args]      e.g.  scripts/refleak.sh tests/test_future.py -k cancel
 #
+# Without a test path among the arguments, the default set runs: tests/ minus the conformance
+# layer (CPython's own suite against our loop) and the two benchmark-timing files.
+#
 # ASYNCIO_C_REFLEAK_PYTHON=/path/python   the debug interpreter to use (default: python3.11-dbg,
 #                                         or python3.X-dbg / python3-dbg, the first found)
 # ASYNCIO_C_REFLEAK=3:3                   warm-up runs : measured runs of each test
@@ -96,14 +99,22 @@ if ! impl=$(ac_impl "$py") || [[ $impl != real:* ]]; then
 fi
 export ASYNCIO_C_EXPECT_BUILD="$AC_TOP/asyncio_c"
 
+# Paths given? Otherwise the default set (options alone, e.g. -x -k future, keep it).
+args=("$@")
+has_path=0
+for a in "$@"; do
+    [[ $a != -* ]] && [ -e "${a%%::*}" ] && has_path=1
+done
+[ $has_path = 1 ] || args=("${DEFAULT_ARGS[@]}" "$@")
+
 ac_header "Python $ver debug: pytest, each test ${REFLEAK/:/ warm-up + } measured runs ($impl)"
 start=$SECONDS
-# -p _refleak: the plugin lives in tests/ (on sys.path through rootdir conftest insertion);
-# PYTHONPATH=tests makes it importable before collection starts.
+# -p _refleak: the plugin is tests/_refleak.py; PYTHONPATH=tests makes it importable before
+# collection starts.
 PYTHONPATH="$AC_TOP/tests${PYTHONPATH:+:$PYTHONPATH}" \
     "$py" -m pytest -q -p _refleak --refleak="$REFLEAK" -p no:cacheprovider \
     --timeout="$CASE_TIMEOUT" -o faulthandler_timeout=$((CASE_TIMEOUT + 30)) \
-    "${@:-${DEFAULT_ARGS[@]}}" </dev/null
+    "${args[@]}" </dev/null
 rc=$?
 if [ $rc = 0 ]; then
     echo "refleak run: ok ($((SECONDS - start))s)"

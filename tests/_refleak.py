@@ -43,6 +43,8 @@ from _pytest.runner import runtestprotocol
 # nodeid glob -> why the test is run only once under the refleak plugin.  Keep each reason
 # precise: this list must never hide a leak of ours.
 REFLEAK_SKIP = {
+    "tests/test_refleak_plugin.py::*":
+        "runs pytest sessions (the plugin's own) in subprocesses: nothing to measure here",
 }
 
 _ENABLED_KEY = "_refleak_runs"
