@@ -558,3 +558,45 @@ def test_every_gc_type_is_covered():
     # all loaded (every test above ran in this process or the scenarios are cheap)
     missing = sorted(set(types) - set(COVERED))
     assert not missing, f"GC types of _core no test in this file makes and collects: {missing}"
+
+
+# ---------------------------------------------------------------------------------------
+# Resurrection by the finalizer: an unclosed transport's ResourceWarning carries the
+# transport as its source, so a warnings recorder resurrects it.  It must stay tracked by the
+# GC (found by the refleak run: ac_transport_dealloc untracked it before calling the
+# finalizer; the debug interpreter aborts on that, a release build keeps an untracked
+# object whose cycles are never collected).
+
+@pytest.mark.parametrize("kind", ["stream", "datagram"])
+def test_transport_resurrected_by_its_finalizer_stays_tracked(kind):
+    import weakref
+    loop = new_loop("asyncio_c")
+    peer = None
+    try:
+        if kind == "datagram":
+            tr, proto = loop.run_until_complete(loop.create_datagram_endpoint(
+                CycleProto, local_addr=("127.0.0.1", 0)))
+        else:
+            sock, peer = socket.socketpair()
+            tr, proto = loop.run_until_complete(loop.create_connection(CycleProto, sock=sock))
+            del sock
+        tr.pause_reading()                  # the loop no longer holds it
+        proto.transport = None
+        with warnings.catch_warnings(record=True) as ws:
+            warnings.simplefilter("always")
+            del tr
+            gc.collect()
+        found = [w.source for w in ws if issubclass(w.category, ResourceWarning)
+                 and type(w.source).__module__ == CORE_MOD]
+        del ws
+        assert found, "no ResourceWarning with the transport as its source"
+        assert gc.is_tracked(found[0]), "the resurrected transport is no longer GC-tracked"
+        ref = weakref.ref(found[0])
+        found[0].cycle = found          # a cycle through the resurrected transport
+        del found
+        gc.collect()
+        assert ref() is None
+    finally:
+        if peer is not None:
+            peer.close()
+        loop.close()
