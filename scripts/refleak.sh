@@ -99,6 +99,19 @@ if ! impl=$(ac_impl "$py") || [[ $impl != real:* ]]; then
 fi
 export ASYNCIO_C_EXPECT_BUILD="$AC_TOP/asyncio_c"
 
+# Tests that fail on Debian's debug interpreter WITHOUT the plugin, for reasons of that
+# interpreter, not of asyncio_c (checked with --refleak=0): deselected, listed in the output.
+#  - 3.11.2's asyncio.timeout() does not chain the CancelledError as __cause__ (3.11.7 does)
+#  - a --with-pydebug build does not freeze the stdlib: runpy's frames print as a file, not
+#    as <frozen runpy>, so python -m's traceback differs from the one the test expects
+ENV_DESELECT=(tests/test_task.py::test_timeout_expires
+              tests/test_cli.py::test_module_exit_and_exception)
+deselect=()
+for t in "${ENV_DESELECT[@]}"; do
+    deselect+=(--deselect "$t")
+done
+echo "deselected (they fail on this debug interpreter without the plugin, see scripts/refleak.sh): ${ENV_DESELECT[*]}"
+
 # Paths given? Otherwise the default set (options alone, e.g. -x -k future, keep it).
 args=("$@")
 has_path=0
@@ -114,7 +127,7 @@ start=$SECONDS
 PYTHONPATH="$AC_TOP/tests${PYTHONPATH:+:$PYTHONPATH}" \
     "$py" -m pytest -q -p _refleak --refleak="$REFLEAK" -p no:cacheprovider \
     --timeout="$CASE_TIMEOUT" -o faulthandler_timeout=$((CASE_TIMEOUT + 30)) \
-    "${args[@]}" </dev/null
+    "${deselect[@]}" "${args[@]}" </dev/null
 rc=$?
 if [ $rc = 0 ]; then
     echo "refleak run: ok ($((SECONDS - start))s)"
