@@ -1,12 +1,13 @@
 # Front door to scripts/: every target is one script call, so the scripts work without make too.
 # PY=3.X picks the interpreter of the single-interpreter targets (default 3.11; valgrind 3.12).
 
-.PHONY: help main test debug valgrind bench bench-echo instructions soak build venvs clean
+.PHONY: help main test debug refleak valgrind bench bench-echo instructions soak build venvs clean
 
 help:
 	@echo "make main       examples + side-by-side benchmarks (run, scaling, echo) on Python \$$PY (default 3.11)"
 	@echo "make test       build with -Werror and run tests/ on 3.11, 3.12 and 3.13"
 	@echo "make debug      run tests/ on an AddressSanitizer build (PY=...)"
+	@echo "make refleak    run tests/ (not conformance) repeatedly on a debug interpreter (python3.11-dbg), fail on refcount/block/fd growth (ARGS=...)"
 	@echo "make valgrind [TEST=tests/test_x.py]   run the core test files (or TEST) under valgrind (PY=..., default 3.12)"
 	@echo "make bench      build, then bench/run.py on Python \$$PY"
 	@echo "make bench-echo build, then the echo server benchmark bench/echo.py on Python \$$PY (ARGS=\"--quick\" ...)"
@@ -25,6 +26,9 @@ test:
 
 debug:
 	@bash scripts/debug.sh $(ARGS)
+
+refleak:
+	@bash scripts/refleak.sh $(ARGS)
 
 valgrind:
 	@bash scripts/debug.sh --valgrind $(TEST) $(ARGS)

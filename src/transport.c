@@ -877,10 +877,14 @@ void
 ac_transport_dealloc(PyObject *self, inquiry clear)
 {
     PyTypeObject *tp = Py_TYPE(self);
-    PyObject_GC_UnTrack(self);
+    /* The finalizer (the "unclosed transport" ResourceWarning, whose source is the
+     * transport) runs while the object is still GC-tracked: if it resurrects the transport
+     * (a warnings recorder keeps the source), the object must stay tracked, or cycles through
+     * it are never collected (debug interpreters abort on this).  Untrack only after. */
     if (PyObject_CallFinalizerFromDealloc(self) < 0) {
         return;     /* resurrected */
     }
+    PyObject_GC_UnTrack(self);
     if (T(self)->tr_weakreflist != NULL) {
         PyObject_ClearWeakRefs(self);
     }
