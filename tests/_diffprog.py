@@ -56,6 +56,7 @@ import gc
 import re
 import signal
 import sys
+import time
 
 import asyncio_c
 
@@ -68,6 +69,7 @@ HANG_SECONDS = 20.0   # a program takes milliseconds: one that runs this long is
 
 _SRCPOS = re.compile(r" at [^\s<>]+\.py:\d+")
 _ADDR = re.compile(r" at 0x[0-9a-fA-F]+")
+_CBS = re.compile(r" cb=\[[^\]]*\]")
 
 
 class Err(ValueError):
@@ -205,6 +207,10 @@ class _Api:
 
 
 class Run:
+    # Also compare the type of each exception's __context__ (the implicit chain a traceback
+    # shows as "During handling of the above exception, another exception occurred").
+    with_context = True
+
     def __init__(self, prog, mode):
         self.prog = prog
         self.mode = mode
@@ -233,14 +239,19 @@ class Run:
             return ("EG", type(e).__name__, e.args[0] if e.args else None,
                     [self.desc_exc(x) for x in e.exceptions])
         cause = type(e.__cause__).__name__ if e.__cause__ is not None else None
-        return (type(e).__name__, self.norm(e.args), cause)
+        if not self.with_context:
+            return (type(e).__name__, self.norm(e.args), cause)
+        ctx = type(e.__context__).__name__ if e.__context__ is not None else None
+        return (type(e).__name__, self.norm(e.args), cause, ctx)
 
     def norm(self, v):
         if isinstance(v, str):
             # Messages may embed reprs: a Task's repr lists its callbacks, and asyncio's
             # Python callbacks show "at file:line" where asyncio_c's C ones cannot; object
             # addresses differ from run to run.
-            return _ADDR.sub("", _SRCPOS.sub("", v))
+            # The callbacks a repr lists are asyncio's closures on one side, asyncio_c's C
+            # callables on the other: dropped.
+            return _CBS.sub("", _ADDR.sub("", _SRCPOS.sub("", v)))
         if v is None or isinstance(v, (int, bool, float)):
             return v
         if isinstance(v, (list, tuple)):
@@ -600,8 +611,10 @@ class Run:
         # Everything that exists now (the test runner, hypothesis) is frozen out of the
         # collections below, which then only look at what this run made: fast.
         gc.freeze()
+        # (pytest-timeout may have its own SIGALRM timer running: it is put back after)
         old = signal.signal(signal.SIGALRM, on_alarm)
-        signal.setitimer(signal.ITIMER_REAL, HANG_SECONDS * 1.5)
+        started = time.monotonic()
+        old_timer, _ = signal.setitimer(signal.ITIMER_REAL, HANG_SECONDS * 1.5)
         try:
             guard = loop.call_later(HANG_SECONDS, lambda: (hung.append(1), loop.stop()))
             main = loop.create_task(self.main())
@@ -619,6 +632,9 @@ class Run:
         finally:
             signal.setitimer(signal.ITIMER_REAL, 0)
             signal.signal(signal.SIGALRM, old)
+            if old_timer:
+                left = old_timer - (time.monotonic() - started)
+                signal.setitimer(signal.ITIMER_REAL, max(left, 0.001))
         # Release everything and collect, so every "never retrieved" / "destroyed but
         # pending" report has been made before the handler calls are compared.
         self.labels_snapshot = dict(self.labels)

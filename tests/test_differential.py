@@ -8,7 +8,7 @@ loop with asyncio's functions and on asyncio_c's loop with the native combinator
 traces must be equal.  A divergence prints the program as Python source: shrink it, paste it
 into tests/test_differential_regressions.py, fix the bug.
 
-Examples per run: ASYNCIO_C_DIFF_EXAMPLES (default 400, about 15-30 s per interpreter);
+Examples per run: ASYNCIO_C_DIFF_EXAMPLES (default 500, about 15-30 s per interpreter);
 for a long hunt, e.g.  ASYNCIO_C_DIFF_EXAMPLES=5000 pytest tests/test_differential.py
 """
 import os
@@ -19,7 +19,10 @@ from hypothesis import HealthCheck, given, settings
 import _diffprog
 from _diffprog import NEVER, Program, check, programs, run_program
 
-EXAMPLES = int(os.environ.get("ASYNCIO_C_DIFF_EXAMPLES", "400"))
+EXAMPLES = int(os.environ.get("ASYNCIO_C_DIFF_EXAMPLES", "500"))
+# Each implementation runs each program REPEAT times (the oracle REPEAT + 1 times), all
+# traces compared: a determinism stress, e.g. ASYNCIO_C_DIFF_REPEAT=5.
+REPEAT = int(os.environ.get("ASYNCIO_C_DIFF_REPEAT", "1"))
 
 settings.register_profile(
     "asyncio_c_diff",
@@ -37,7 +40,7 @@ pytestmark = pytest.mark.timeout(max(600, EXAMPLES))
 @DIFF
 @given(prog=programs())
 def test_differential(prog):
-    check(prog)
+    check(prog, repeat=REPEAT)
 
 
 def test_trace_is_deterministic():
@@ -59,7 +62,7 @@ def test_trace_is_deterministic():
     trace = traces[0]["trace"]
     # the call_later(0) callback fired after the tick that followed it, cancelling F1
     assert trace.index(("callback", "cancel", "F1", True)) > trace.index(("main", "call_later0"))
-    assert ("T1", "wait_for", "raised", ("CancelledError", ("x",), None)) in trace
+    assert ("T1", "wait_for", "raised", ("CancelledError", ("x",), None, None)) in trace
     assert ("T0", "wait", "->", (["T1"], ["F0"])) in trace
 
 
