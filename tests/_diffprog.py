@@ -488,6 +488,9 @@ class Run:
                 # the chain of awaited futures).  Not a program worth comparing.
                 self.log(where, kind, "skipped: cycle")
                 return None
+            # The edges go in before the setup: an eager task (3.12+) made by the setup
+            # runs at once, and may try to wait for us.
+            self.edges(where, targets, +1)
             self.made = []   # bare coroutines made for this op: closed if the setup fails
             try:
                 if kind == "await":
@@ -506,9 +509,9 @@ class Run:
                 # setting up failed synchronously (e.g. a body not available)
                 for c in self.made:
                     c.close()
+                self.edges(where, targets, -1)
                 self.log(where, kind, "setup-raised", self.desc_exc(e))
                 return None
-            self.edges(where, targets, +1)
             try:
                 r = await aw
             except BaseException as e:
