@@ -8,7 +8,7 @@ loop with asyncio's functions and on asyncio_c's loop with the native combinator
 traces must be equal.  A divergence prints the program as Python source: shrink it, paste it
 into tests/test_differential_regressions.py, fix the bug.
 
-Examples per run: ASYNCIO_C_DIFF_EXAMPLES (default 500, about 15-30 s per interpreter);
+Examples per run: ASYNCIO_C_DIFF_EXAMPLES (default 1500, about 20-40 s per interpreter);
 for a long hunt, e.g.  ASYNCIO_C_DIFF_EXAMPLES=5000 pytest tests/test_differential.py
 """
 import os
@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, given, settings
 import _diffprog
 from _diffprog import NEVER, Program, check, programs, run_program
 
-EXAMPLES = int(os.environ.get("ASYNCIO_C_DIFF_EXAMPLES", "500"))
+EXAMPLES = int(os.environ.get("ASYNCIO_C_DIFF_EXAMPLES", "1500"))
 # Each implementation runs each program REPEAT times (the oracle REPEAT + 1 times), all
 # traces compared: a determinism stress, e.g. ASYNCIO_C_DIFF_REPEAT=5.
 REPEAT = int(os.environ.get("ASYNCIO_C_DIFF_REPEAT", "1"))
