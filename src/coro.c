@@ -405,6 +405,17 @@ coro_resume(ac_coro *co, PyObject *val, PyObject *exc, PyObject **out)
                 Py_DECREF(res);
                 continue;
             }
+            if (AC_FUT(res)->fut_blocking) {
+                /* As the future's own iterator (future.c) and asyncio's C
+                 * Future: a pending future whose blocking flag is still set
+                 * (e.g. left so by a task that awaited itself) is not
+                 * awaited again. */
+                Py_DECREF(res);
+                PyErr_SetString(PyExc_RuntimeError,
+                                "await wasn't used with future");
+                in_exc = ac_err_take();
+                continue;
+            }
             AC_FUT(res)->fut_blocking = 1;
             co->co_sub = Py_NewRef(res);
             co->co_sub_is_fut = 1;

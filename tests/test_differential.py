@@ -1,0 +1,81 @@
+"""Differential testing against asyncio: random programs run on asyncio and on asyncio_c.
+
+hypothesis builds programs (tests/_diffprog.py: tasks, bare futures, cancellations with and
+without messages, uncancel, sleep(0) ticks, gather/wait/wait_for/shield, asyncio.timeout,
+TaskGroup, exceptions, done callbacks, call_soon/call_later callbacks, state probes, 3.12+ eager
+tasks); each one runs on asyncio's own loop (the oracle, same interpreter), then on asyncio_c's
+loop with asyncio's functions and on asyncio_c's loop with the native combinators, and the
+traces must be equal.  A divergence prints the program as Python source: shrink it, paste it
+into tests/test_differential_regressions.py, fix the bug.
+
+Examples per run: ASYNCIO_C_DIFF_EXAMPLES (default 1500, about 20-40 s per interpreter);
+for a long hunt, e.g.  ASYNCIO_C_DIFF_EXAMPLES=5000 pytest tests/test_differential.py
+"""
+import os
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+
+import _diffprog
+from _diffprog import NEVER, Program, check, programs, run_program
+
+EXAMPLES = int(os.environ.get("ASYNCIO_C_DIFF_EXAMPLES", "1500"))
+# Each implementation runs each program REPEAT times (the oracle REPEAT + 1 times), all
+# traces compared: a determinism stress, e.g. ASYNCIO_C_DIFF_REPEAT=5.
+REPEAT = int(os.environ.get("ASYNCIO_C_DIFF_REPEAT", "1"))
+
+settings.register_profile(
+    "asyncio_c_diff",
+    max_examples=EXAMPLES,
+    deadline=None,                  # a loaded 2-core box: no per-example time limit
+    database=None,                  # no .hypothesis directory; failures print the program
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    print_blob=True,
+)
+DIFF = settings.get_profile("asyncio_c_diff")
+
+pytestmark = pytest.mark.timeout(max(600, EXAMPLES))
+
+
+@DIFF
+@given(prog=programs())
+def test_differential(prog):
+    check(prog, repeat=REPEAT)
+
+
+def test_trace_is_deterministic():
+    """The same program gives the same trace run after run, on every implementation (the
+    premise of the comparison; a program with timers of delay 0 and NEVER only)."""
+    prog = Program(
+        bodies=[
+            [("tick", 2), ("wait", (("F", 0), ("T", 1)), "FIRST_COMPLETED", 0),
+             ("call_later0", ("set_result", 0, 7)), ("await", ("F", 0))],
+            [("wait_for", ("F", 1), NEVER), ("raise", 3)],
+            [("timeout", NEVER, [("tick", 1)]), ("gather", (("T", 0), ("T", 1)), True)],
+        ],
+        nfut=2,
+        main=[("spawn", 2), ("tick", 1), ("call_later0", ("cancel", ("F", 1), "x")),
+              ("call_soon", ("boom", 1)), ("tick", 3)],
+    )
+    traces = [run_program(prog, mode) for mode in _diffprog.MODES for _ in range(5)]
+    assert all(t == traces[0] for t in traces)
+    trace = traces[0]["trace"]
+    # the call_later(0) callback fired after the tick that followed it, cancelling F1
+    assert trace.index(("callback", "cancel", "F1", True)) > trace.index(("main", "call_later0"))
+    assert ("T1", "wait_for", "raised", ("CancelledError", ("x",), None, None)) in trace
+    assert ("T0", "wait", "->", (["T1"], ["F0"])) in trace
+
+
+def test_hang_is_reported(monkeypatch):
+    """A program still running after the guard's time is stopped and reported (as "HANG" in
+    its trace), not left to hang the suite."""
+    monkeypatch.setattr(_diffprog, "HANG_SECONDS", 0.3)
+
+    async def stuck(self):
+        self.log("main", "stuck")
+        await self.loop.create_future()
+
+    monkeypatch.setattr(_diffprog.Run, "main", stuck)
+    prog = Program(bodies=[[]], nfut=0, main=[("tick", 1)])
+    for mode in _diffprog.MODES:
+        assert run_program(prog, mode)["trace"] == [("main", "stuck"), ("HANG",)]
