@@ -20,6 +20,14 @@ import os
 
 import pytest
 
+import asyncio_c
+
+# The children (-P: not the cwd first) import the very asyncio_c this process tests (under scripts/debug.sh the
+# out-of-tree ASan build, not the checkout's in-place one that child_env would put first).
+PKG_PATH = os.pathsep.join(
+    [os.path.dirname(os.path.dirname(os.path.abspath(asyncio_c.__file__)))]
+    + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p])
+
 from _loop_helpers import PY, run_python
 
 RUNNER = r'''
@@ -378,7 +386,8 @@ KNOWN = {
 
 
 def _results(group):
-    proc = run_python(RUNNER, env={"GROUP": group}, timeout=240)
+    proc = run_python(RUNNER, args=("-P",), env={"GROUP": group, "PYTHONPATH": PKG_PATH},
+                      timeout=240)
     last = proc.stderr.strip().splitlines()[-1:] if proc.stderr else []
     assert proc.returncode == 0, (
         f"the matrix child died ({proc.returncode}); its last call was {last}\n"
