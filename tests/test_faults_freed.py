@@ -818,3 +818,50 @@ def test_write_pipe_with_unsent_data_loses_its_reader(lenv):
     assert log == [("lost", "BrokenPipeError")]
     del wf
     assert dead(*refs)
+
+
+@pytest.mark.filterwarnings("ignore::ResourceWarning")
+@pytest.mark.parametrize("case", ["soon", "later", "reader", "task", "future_cb",
+                                  "transport", "closed"])
+def test_unclosed_loop_in_a_cycle_with_its_callbacks_is_collected(limpl, case):
+    """A loop dropped (unclosed) while its own queues hold callbacks that reference it:
+    the cyclic GC sees through the ready queue, the timer heap, the readers, a pending
+    task and a transport, frees it and closes its fds (asyncio: the same)."""
+    fds = len(os.listdir("/proc/self/fd"))
+    loop = limpl.new_loop()
+    errors = []
+    loop.set_exception_handler(lambda lp, ctx: errors.append(ctx["message"]))
+    r, w = os.pipe()
+    if case == "soon":
+        loop.call_soon(lambda: loop)
+    elif case == "later":
+        loop.call_later(100, lambda: loop)
+    elif case == "reader":
+        loop.add_reader(r, lambda: loop)
+    elif case == "task":
+        async def c():
+            await loop.create_future()
+        t = loop.create_task(c())
+        loop.run_until_complete(asyncio.sleep(0))
+        del t
+    elif case == "future_cb":
+        f = loop.create_future()
+        f.add_done_callback(lambda _: loop)
+        del f
+    elif case == "transport":
+        async def m():
+            return await loop.connect_read_pipe(asyncio.Protocol, os.fdopen(r, "rb", 0))
+        tp = loop.run_until_complete(m())
+        del tp
+        r = None                            # the transport's to close
+    else:
+        loop.call_soon(lambda: loop)
+        loop.close()
+    wl = weakref.ref(loop)
+    del loop
+    assert dead(wl)
+    for fd in (r, w):
+        if fd is not None:
+            os.close(fd)
+    assert len(os.listdir("/proc/self/fd")) == fds
+    assert errors == (["Task was destroyed but it is pending!"] if case == "task" else [])
