@@ -865,3 +865,88 @@ def test_unclosed_loop_in_a_cycle_with_its_callbacks_is_collected(limpl, case):
             os.close(fd)
     assert len(os.listdir("/proc/self/fd")) == fds
     assert errors == (["Task was destroyed but it is pending!"] if case == "task" else [])
+
+
+# ---------------------------------------------------------------------------
+# re-initialised while in use: __init__ again on a running task / a future whose
+# callbacks are running.  CPython's _asyncio accelerator crashes on the running task
+# (segfault, 3.12), so the oracle is asyncio's pure-Python Task and Future.
+
+
+def task_reinit_outcome(loop_type, task_type):
+    loop = loop_type()
+    errors, log = [], []
+    # the message names the step: Task.__step() in Python, Task.task_step() in C
+    loop.set_exception_handler(lambda lp, ctx: errors.append(
+        (ctx["message"].split(" Task.")[0], type(ctx.get("exception")).__name__)))
+
+    async def body():
+        t = asyncio.current_task()
+        t.__init__(asyncio.sleep(0, "new"), loop=loop)   # drops this running coroutine
+        log.append("reinit")
+        return 5
+
+    try:
+        t = task_type(body(), loop=loop)
+        wt = weakref.ref(t)
+        t.add_done_callback(lambda f: log.append("done cb"))   # lost by the re-init
+        spin_loop(loop, 4)
+        log.append(("t", t.done() and t.result()))
+        del t
+        collect()
+        return log, errors, wt() is None
+    finally:
+        loop.close()
+
+
+def future_reinit_outcome(loop_type, fut_type):
+    loop = loop_type()
+    log = []
+    try:
+        f = fut_type(loop=loop)
+
+        def cb1(x):
+            x.__init__(loop=loop)       # callbacks reset (the state too, on _asyncio's)
+            log.append(("cb1", x.done()))
+
+        def cb2(x):
+            log.append(("cb2", x.done()))
+
+        f.add_done_callback(cb1)
+        f.add_done_callback(cb2)
+        wf = weakref.ref(f)
+        f.set_result(1)
+        spin_loop(loop, 3)
+        try:
+            f.set_result(2)
+        except asyncio.InvalidStateError:
+            log.append("set_result: InvalidStateError")
+        log.append(("f", f.result()))
+        del f
+        return log, dead(wf)
+    finally:
+        loop.close()
+
+
+# the coroutine given to the second __init__ never starts (the task is already done
+# when its first step comes): "never awaited", on the spec's Task as well
+@pytest.mark.filterwarnings("ignore:coroutine .* was never awaited:RuntimeWarning")
+def test_task_reinitialised_while_its_coroutine_runs(limpl):
+    """Task.__init__ again from inside the task's own step: the running coroutine is
+    dropped by the task while it executes.  Oracle: asyncio's pure-Python Task
+    (CPython's _asyncio Task segfaults here on 3.12)."""
+    import asyncio.tasks
+    import asyncio_c
+    spec = task_reinit_outcome(limpl.loop_type, asyncio.tasks._PyTask)
+    assert task_reinit_outcome(limpl.loop_type, asyncio_c.Task) == spec
+    assert spec[2] is True
+
+
+def test_future_reinitialised_from_its_done_callback(limpl):
+    """Future.__init__ again from a done callback: asyncio's own Future (the _asyncio
+    accelerator) resets it to pending, which asyncio_c's Future does too (the
+    pure-Python Future keeps its state: a difference inside asyncio itself)."""
+    import asyncio_c
+    spec = future_reinit_outcome(limpl.loop_type, asyncio.Future)
+    assert future_reinit_outcome(limpl.loop_type, asyncio_c.Future) == spec
+    assert spec[1] is True
