@@ -4,9 +4,12 @@ The loop is Loop: the C core in _core.Loop under asyncio's unix selector
 loop (see its docstring and docs/architecture.md).
 """
 import asyncio
+import os
+import signal
 import socket
 import sys
 import threading
+import weakref
 from asyncio import (base_events, constants, events, futures,
                      selector_events, sslproto, trsock)
 
@@ -110,6 +113,7 @@ class Loop(_core.Loop, asyncio.unix_events.SelectorEventLoop):
         super().__init__(_core._selector_view(self))
         self._ac_thread_children = {}   # pid -> _process.ThreadWatch
         self._ac_quiet_self_pipe()
+        _live_loops.add(self)
 
     def close(self):
         super().close()
@@ -312,6 +316,46 @@ class Loop(_core.Loop, asyncio.unix_events.SelectorEventLoop):
 
 
 _core._set_loop_class(Loop)
+
+
+# fork(): a child's copy of a loop holds the parent's epoll fd, i.e. the
+# same kernel interest set, so without this the child removing a reader,
+# closing a transport or closing its copy of the loop would silently
+# unregister the parent's fds (asyncio's own EpollSelector has that hole).
+# In the child every live loop gets an epoll set of its own, rebuilt from
+# its C watch table (_core.Loop._ac_after_fork).  Also, as asyncio does
+# itself from 3.12 on (asyncio/events.py on_fork), a signal wakeup fd that
+# is one of our loops' self-pipes is dropped in the child: left in place, a
+# signal the child receives would be written into the socketpair the
+# parent's loop reads, and run the parent's handler.  (The running loop
+# needs nothing here: asyncio's _get_running_loop ignores it in another
+# process on 3.11, and 3.12+ resets it at fork.)
+_live_loops = weakref.WeakSet()
+
+
+def _after_fork_in_child():
+    wakeup_fds = set()
+    for loop in list(_live_loops):
+        if loop.is_closed():
+            continue
+        csock = getattr(loop, '_csock', None)
+        if csock is not None and csock.fileno() >= 0:
+            wakeup_fds.add(csock.fileno())
+        try:
+            loop._ac_after_fork()
+        except OSError:     # no memory for an epoll set: keep the shared one
+            pass
+    if wakeup_fds:
+        try:
+            old = signal.set_wakeup_fd(-1)
+            if old not in wakeup_fds:
+                signal.set_wakeup_fd(old)   # not ours: left as it was
+        except ValueError:  # not the main thread of the child
+            pass
+
+
+if hasattr(os, 'register_at_fork'):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def new_event_loop():

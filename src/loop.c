@@ -487,18 +487,21 @@ ac_fileobj_to_fd(ac_state *st, PyObject *obj)
         Py_DECREF(num);
         return -1;
     }
-    if (overflow < 0 || fd < 0) {
+    /* overflow > 0 comes with fd == -1: tested first, or a huge fd would
+     * be reported as a negative one (asyncio: OverflowError). */
+    if (overflow == 0 && fd >= 0 && fd <= INT_MAX) {
+        Py_DECREF(num);
+        return (int)fd;
+    }
+    if (overflow < 0 || (overflow == 0 && fd < 0)) {
         PyErr_Format(PyExc_ValueError, "Invalid file descriptor: %S", num);
         Py_DECREF(num);
         return -1;
     }
     Py_DECREF(num);
-    if (overflow > 0 || fd > INT_MAX) {
-        PyErr_SetString(PyExc_OverflowError,
-                        "file descriptor is greater than maximum");
-        return -1;
-    }
-    return (int)fd;
+    PyErr_SetString(PyExc_OverflowError,
+                    "file descriptor is greater than maximum");
+    return -1;
 }
 
 static int
@@ -668,6 +671,12 @@ loop_remove_watch_meth(PyObject *op, PyObject *fdobj, unsigned which)
     }
     int fd = ac_fileobj_to_fd(AC_STATE_OF(op), fdobj);
     if (fd < 0) {
+        /* An fd beyond int cannot be registered: not watched, as asyncio's
+         * selector answers (its lookup is a dict of Python ints). */
+        if (PyErr_ExceptionMatches(PyExc_OverflowError)) {
+            PyErr_Clear();
+            Py_RETURN_FALSE;
+        }
         return NULL;
     }
     int r = loop_remove_watch(L(op), AC_STATE_OF(op), fd, which);

@@ -83,6 +83,12 @@ lookup(PyObject *loop, PyObject *fileobj)
     ac_state *st = AC_STATE_OF(loop);
     int fd = ac_fileobj_to_fd(st, fileobj);
     if (fd < 0) {
+        /* An fd beyond int is never watched: selectors' lookup (a dict of
+         * Python ints) says KeyError, not OverflowError. */
+        if (PyErr_ExceptionMatches(PyExc_OverflowError)) {
+            PyErr_Clear();
+            PyErr_Format(PyExc_KeyError, "%R is not registered", fileobj);
+        }
         return NULL;
     }
     return make_key(st, (LoopObj *)loop, fileobj, fd);

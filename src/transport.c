@@ -722,36 +722,88 @@ TB_get_write_buffer_limits(PyObject *op, PyObject *unused)
     return Py_BuildValue("(nn)", T(op)->tr_low, T(op)->tr_high);
 }
 
+/* One limit as a C size: an int beyond Py_ssize_t or a float (asyncio
+ * keeps whatever number it is given) is clamped, which compares the same
+ * against any buffer size.  Only called once the values passed asyncio's
+ * check, so a NaN never gets here. */
+static Py_ssize_t
+limit_as_size(PyObject *v)
+{
+    if (PyFloat_Check(v)) {
+        double d = PyFloat_AS_DOUBLE(v);
+        return d >= (double)PY_SSIZE_T_MAX ? PY_SSIZE_T_MAX
+               : d <= 0 ? 0 : (Py_ssize_t)d;
+    }
+    return PyNumber_AsSsize_t(v, NULL);   /* NULL: clamp on overflow */
+}
+
+/* asyncio's _FlowControlMixin._set_write_buffer_limits: the defaults, then
+ * `high >= low >= 0` evaluated on the objects themselves (so 2**100 is
+ * accepted, NaN refused with ValueError, a str with TypeError, as asyncio
+ * does), then the values stored as C sizes. */
 static int
 tr_set_limits(ac_transport *t, PyObject *high, PyObject *low)
 {
-    Py_ssize_t h = 0, l = 0;
-    if (high != Py_None) {
-        h = PyNumber_AsSsize_t(high, PyExc_OverflowError);
-        if (h == -1 && PyErr_Occurred()) {
-            return -1;
-        }
+    PyObject *h = NULL, *l = NULL, *four = NULL;
+    int rc = -1;
+    if (high == Py_None && low == Py_None) {
+        h = PyLong_FromLong(64 * 1024);
     }
-    if (low != Py_None) {
-        l = PyNumber_AsSsize_t(low, PyExc_OverflowError);
-        if (l == -1 && PyErr_Occurred()) {
-            return -1;
-        }
+    else if (high == Py_None) {
+        four = PyLong_FromLong(4);
+        h = four == NULL ? NULL : PyNumber_Multiply(four, low);
     }
-    if (high == Py_None) {
-        h = low == Py_None ? 64 * 1024 : 4 * l;
+    else {
+        h = Py_NewRef(high);
+    }
+    if (h == NULL) {
+        goto done;
     }
     if (low == Py_None) {
-        l = h >= 0 ? h / 4 : -((-h + 3) / 4);   /* Python's floor division */
+        if (four == NULL && (four = PyLong_FromLong(4)) == NULL) {
+            goto done;
+        }
+        l = PyNumber_FloorDivide(h, four);
     }
-    if (!(h >= l && l >= 0)) {
+    else {
+        l = Py_NewRef(low);
+    }
+    if (l == NULL) {
+        goto done;
+    }
+    int ok = PyObject_RichCompareBool(h, l, Py_GE);
+    if (ok > 0) {
+        PyObject *zero = PyLong_FromLong(0);
+        if (zero == NULL) {
+            goto done;
+        }
+        ok = PyObject_RichCompareBool(l, zero, Py_GE);
+        Py_DECREF(zero);
+    }
+    if (ok < 0) {
+        goto done;
+    }
+    if (!ok) {
         PyErr_Format(PyExc_ValueError,
-                     "high (%zd) must be >= low (%zd) must be >= 0", h, l);
-        return -1;
+                     "high (%R) must be >= low (%R) must be >= 0", h, l);
+        goto done;
     }
-    t->tr_high = h;
-    t->tr_low = l;
-    return 0;
+    Py_ssize_t hs = limit_as_size(h);
+    if (hs == -1 && PyErr_Occurred()) {
+        goto done;
+    }
+    Py_ssize_t ls = limit_as_size(l);
+    if (ls == -1 && PyErr_Occurred()) {
+        goto done;
+    }
+    t->tr_high = hs;
+    t->tr_low = ls;
+    rc = 0;
+done:
+    Py_XDECREF(h);
+    Py_XDECREF(l);
+    Py_XDECREF(four);
+    return rc;
 }
 
 static PyObject *
