@@ -10,13 +10,15 @@
 # ASYNCIO_C_ALLOW_MISSING=1      a supported interpreter that is not installed is not a failure
 # ASYNCIO_C_STANDIN=1            if the extension does not build, test asyncio's own C types
 # ASYNCIO_C_TEST_CASE_TIMEOUT=60 seconds one test may take before it fails (pytest-timeout)
-# ASYNCIO_C_TEST_TIMEOUT=480     seconds per interpreter before pytest is aborted (tracebacks dumped)
+# ASYNCIO_C_TEST_TIMEOUT=600     seconds per interpreter before pytest is aborted (tracebacks dumped)
+# ASYNCIO_C_REFLEAK_TEST=0       skip the refleak run of the core files on the debug interpreter
+#                                (scripts/refleak.sh, `make refleak`; on by default)
 set -uo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$AC_TOP" || exit 2
 
 SUPPORTED=${ASYNCIO_C_PYTHONS:-"3.11 3.12 3.13"}
-TIMEOUT=${ASYNCIO_C_TEST_TIMEOUT:-480}
+TIMEOUT=${ASYNCIO_C_TEST_TIMEOUT:-600}
 CASE_TIMEOUT=${ASYNCIO_C_TEST_CASE_TIMEOUT:-60}
 logdir=$(mktemp -d)
 trap 'rm -rf "$logdir"' EXIT
@@ -90,10 +92,31 @@ for v in $SUPPORTED; do
     detail[$v]="$last ($took)"
 done
 
+# The refleak run of the C core's own test files (every test 3 + 3 times on Debian's debug
+# interpreter, failing on refcount, memory-block or fd growth); the whole suite is `make refleak`.
+refleak_line=""
+if [ "${ASYNCIO_C_REFLEAK_TEST:-1}" != 0 ] && [ $# = 0 ]; then
+    start=$SECONDS
+    bash scripts/refleak.sh tests/test_future.py tests/test_task.py tests/test_task_wakeup.py \
+        tests/test_gather.py tests/test_shield.py tests/test_wait.py tests/test_wait_for.py \
+        tests/test_sleep.py tests/test_gc_cycles.py -p no:cacheprovider 2>&1 </dev/null |
+        tee "$logdir/refleak.log"
+    rc=${PIPESTATUS[0]}
+    last=$(grep -E '^(=+ )?([0-9]+ [a-z]+.*|no tests ran) in [0-9.]+s( \([0-9:]+\))?( =+)?$' \
+           "$logdir/refleak.log" | tail -n 1 | sed -E 's/^=+ *//; s/ *=+$//')
+    if [ "$rc" = 0 ]; then
+        refleak_line=$(printf '  %-12s %-8s %s' "refleak" "ok" "$last ($((SECONDS - start))s)")
+    else
+        refleak_line=$(printf '  %-12s %-8s %s' "refleak" "FAIL" \
+                       "exit $rc: ${last:-see the output above} ($((SECONDS - start))s)")
+        failed=1
+    fi
+fi
 ac_header "asyncio_c test summary"
 for v in $SUPPORTED; do
     printf '  Python %-5s %-8s %s\n' "$v" "${result[$v]}" "${detail[$v]}"
 done
+[ -z "$refleak_line" ] || echo "$refleak_line"
 if [ "$venvs_rc" != 0 ]; then
     echo "  (scripts/venvs.sh failed with status $venvs_rc)"
     failed=1

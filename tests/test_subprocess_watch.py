@@ -520,8 +520,12 @@ def test_watch_child_bad_input():
     from asyncio_c import _core
     loop = asyncio_c.new_event_loop()
     try:
-        with pytest.raises(TypeError):
-            _core._watch_child(asyncio.SelectorEventLoop(), os.getpid(), print)
+        foreign = asyncio.SelectorEventLoop()
+        try:
+            with pytest.raises(TypeError):
+                _core._watch_child(foreign, os.getpid(), print)
+        finally:
+            foreign.close()
         with pytest.raises(TypeError):
             _core._watch_child(loop, 1)
         with pytest.raises(TypeError):
