@@ -13,7 +13,7 @@ next item tears down what that one does not share and is the run whose reports a
 clears the caches that legitimately grow (the ones CPython's regrtest -R clears: warning
 registries and filters, copyreg, the ABC caches, re/linecache/struct/typing caches, the type
 cache; plus asyncio's coroutine-type cache, pytest's own per-item output sections, repeated
-warning records and the teardown entries a function fixture leaves on a wider-scoped fixture
+warning records (the terminal's and the record list of pytest's catch_warnings) and the teardown entries a function fixture leaves on a wider-scoped fixture
 it uses), collects
 garbage, and reads ``sys.gettotalrefcount()``, ``sys.getallocatedblocks()`` and the number of
 open fds.  The rule is regrtest's: over the RUNS measured runs (warm-ups ignored) a leak is a
@@ -288,6 +288,16 @@ class _Leaks:
         reporter = self.config.pluginmanager.get_plugin("terminalreporter")
         stats = reporter.stats if reporter is not None else {}
         nwarn = len(stats.get("warnings", ()))
+        # pytest's warnings plugin wraps the whole protocol (so all our runs) in one
+        # catch_warnings(record=True): each run's warnings are appended to its record list,
+        # the WarningMessages holding the warning and its source (for a ResourceWarning the
+        # unclosed socket/transport itself), and reported after the last run.  Like the
+        # terminal's stats: keep the first run's records, drop the repeats (growth that is
+        # pytest's, not the test's).
+        wlog = getattr(warnings._showwarnmsg_impl, "__self__", None)
+        if not isinstance(wlog, list):
+            wlog = None
+        nlog = len(wlog) if wlog is not None else 0
         threads_before = threading.active_count()
         # Everything alive now (modules, module/session fixtures, earlier tests' leftovers)
         # goes to the permanent generation: the collections between runs then scan only what
@@ -311,6 +321,10 @@ class _Leaks:
                 del stats["warnings"][nwarn:]
             elif "warnings" in stats:
                 nwarn = len(stats["warnings"])
+            if wlog is not None and i > 0:
+                del wlog[nlog:]
+            elif wlog is not None:
+                nlog = len(wlog)
             if any(not r.passed for r in reports):
                 return reports, None
             _drop_stale_finalizers(item)

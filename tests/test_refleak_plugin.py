@@ -52,6 +52,17 @@ SESSION = textwrap.dedent("""
     def test_clean(fnfix):
         fnfix.append([object() for _ in range(100)])
 
+    runs = [0]
+
+    def test_warns_each_run():
+        # A new message each run (as an unclosed socket's address): pytest's catch_warnings
+        # records every run's; the plugin keeps the first run's records only.
+        runs[0] += 1
+        class Source:
+            pass
+        import warnings
+        warnings.warn(f"unclosed thing {runs[0]}", ResourceWarning, source=Source())
+
     def test_counts(modfix):
         print("COUNTS", made["module"], made["function"])
 
@@ -93,10 +104,11 @@ def test_finds_leaks_and_passes_clean_tests(tmp_path):
     assert "file descriptors [1, 1, 1]" in out
     assert "FAILED test_session.py::test_fails - AssertionError: plain failure" in out
     assert "LEAK: test_session.py::test_clean" not in out
-    assert "3 failed, 2 passed" in out
+    assert "LEAK: test_session.py::test_warns_each_run" not in out
+    assert "3 failed, 3 passed" in out
     # test_clean ran 1+3 measured runs and one final run: its function fixture was made
     # each time, the module fixture once for the whole module.
     assert "COUNTS 1 5" in out, out
 
     proc = _run(python, tmp_path, "--refleak=0")     # the off switch: one plain run each
-    assert "1 failed, 4 passed" in proc.stdout, proc.stdout + proc.stderr
+    assert "1 failed, 5 passed" in proc.stdout, proc.stdout + proc.stderr
