@@ -13,7 +13,8 @@ next item tears down what that one does not share and is the run whose reports a
 clears the caches that legitimately grow (the ones CPython's regrtest -R clears: warning
 registries and filters, copyreg, the ABC caches, re/linecache/struct/typing caches, the type
 cache; plus asyncio's coroutine-type cache, pytest's own per-item output sections, repeated
-warning records (the terminal's and the record list of pytest's catch_warnings) and the teardown entries a function fixture leaves on a wider-scoped fixture
+warning records (the terminal's and the record list of pytest's catch_warnings), repeated
+record_property() entries and the teardown entries a function fixture leaves on a wider-scoped fixture
 it uses), collects
 garbage, and reads ``sys.gettotalrefcount()``, ``sys.getallocatedblocks()`` and the number of
 open fds.  The rule is regrtest's: over the RUNS measured runs (warm-ups ignored) a leak is a
@@ -325,6 +326,12 @@ class _Leaks:
                 del wlog[nlog:]
             elif wlog is not None:
                 nlog = len(wlog)
+            # record_property() appends to the item's user_properties each run: keep the
+            # first run's (what the junit report would show), drop the repeats.
+            if i > 0:
+                del item.user_properties[nprops:]
+            else:
+                nprops = len(item.user_properties)
             if any(not r.passed for r in reports):
                 return reports, None
             _drop_stale_finalizers(item)

@@ -63,6 +63,10 @@ SESSION = textwrap.dedent("""
         import warnings
         warnings.warn(f"unclosed thing {runs[0]}", ResourceWarning, source=Source())
 
+    def test_records_a_property(record_property):
+        # pytest appends to the item's user_properties each run; the plugin keeps the first.
+        record_property("runs", runs[0])
+
     def test_counts(modfix):
         print("COUNTS", made["module"], made["function"])
 
@@ -105,10 +109,11 @@ def test_finds_leaks_and_passes_clean_tests(tmp_path):
     assert "FAILED test_session.py::test_fails - AssertionError: plain failure" in out
     assert "LEAK: test_session.py::test_clean" not in out
     assert "LEAK: test_session.py::test_warns_each_run" not in out
-    assert "3 failed, 3 passed" in out
+    assert "LEAK: test_session.py::test_records_a_property" not in out
+    assert "3 failed, 4 passed" in out
     # test_clean ran 1+3 measured runs and one final run: its function fixture was made
     # each time, the module fixture once for the whole module.
     assert "COUNTS 1 5" in out, out
 
     proc = _run(python, tmp_path, "--refleak=0")     # the off switch: one plain run each
-    assert "1 failed, 5 passed" in proc.stdout, proc.stdout + proc.stderr
+    assert "1 failed, 6 passed" in proc.stdout, proc.stdout + proc.stderr
