@@ -405,6 +405,32 @@ class _Leaks:
         ihook.pytest_runtest_logfinish(nodeid=item.nodeid, location=item.location)
         return True
 
+    def pytest_collection_modifyitems(self, items):
+        # pytest-timeout's limit covers the whole protocol, so all our runs (up to
+        # (WARMUPS+RUNS) * (1+retries) + 1 of them), while a test's own timeout mark was
+        # chosen for one run (the 10k-connection stress tests: ~12 s a run on a debug
+        # interpreter, marked 120 s).  Under the plugin a mark never lowers the session's
+        # --timeout (scripts/refleak.sh: ASYNCIO_C_TEST_CASE_TIMEOUT, default 300 s).
+        try:
+            session_timeout = float(self.config.getoption("timeout") or 0)
+        except (ValueError, TypeError):
+            return
+        for item in items:
+            mark = item.get_closest_marker("timeout")
+            if mark is None:
+                continue
+            own = mark.kwargs.get("timeout", mark.args[0] if mark.args else None)
+            try:
+                if own is None or float(own) <= 0 or float(own) >= session_timeout:
+                    continue
+            except (ValueError, TypeError):
+                continue
+            kwargs = dict(mark.kwargs, timeout=session_timeout)
+            kwargs.setdefault("method", mark.args[1] if len(mark.args) > 1 else None)
+            if kwargs["method"] is None:
+                del kwargs["method"]
+            item.add_marker(pytest.mark.timeout(**kwargs), append=False)
+
     def pytest_sessionfinish(self):
         gc.unfreeze()
 
