@@ -14,9 +14,8 @@ clears the caches that legitimately grow (the ones CPython's regrtest -R clears:
 registries and filters, copyreg, the ABC caches, re/linecache/struct/typing caches, the type
 cache; plus asyncio's coroutine-type cache, pytest's own per-item output sections, repeated
 warning records (the terminal's and the record list of pytest's catch_warnings), repeated
-record_property() entries and the teardown entries a function fixture leaves on a wider-scoped fixture
-it uses), collects
-garbage, and reads ``sys.gettotalrefcount()``, ``sys.getallocatedblocks()`` and the number of
+record_property() entries and the teardown entries a function fixture leaves on a
+wider-scoped fixture it uses), collects garbage, and reads ``sys.gettotalrefcount()``, ``sys.getallocatedblocks()`` and the number of
 open fds.  The rule is regrtest's: over the RUNS measured runs (warm-ups ignored) a leak is a
 refcount or block delta >= 1 in EVERY run (one-off growth is a cache filling, not a leak), or
 a net growth of the fd count over the measured runs (regrtest flags any change; here an fd
@@ -24,7 +23,8 @@ closed lazily one run later, [1, -1, 0] or a child's pidfd settling, is not flag
 one fd per run is).  A leaking test is measured once more from scratch (regrtest's
 rerun rule, for tests whose threads or sockets finish late); it fails only if it leaks again,
 with the deltas of both attempts in the failure.  One that leaked only once is listed in the
-terminal summary (not hidden).
+terminal summary (not hidden).  A test's own timeout mark (pytest-timeout), meant for one run,
+never lowers the session's --timeout here: the limit covers all of the item's runs.
 
 A test that fails, errors or skips stops repeating; its reports are the ones logged.  Tests that
 cannot be measured (they legitimately grow process-wide state each run) are run once, not
