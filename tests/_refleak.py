@@ -15,7 +15,8 @@ registries and filters, copyreg, the ABC caches, re/linecache/struct/typing cach
 cache; plus asyncio's coroutine-type cache, pytest's own per-item output sections, repeated
 warning records (the terminal's and the record list of pytest's catch_warnings), repeated
 record_property() entries and the teardown entries a function fixture leaves on a
-wider-scoped fixture it uses), collects garbage, and reads ``sys.gettotalrefcount()``, ``sys.getallocatedblocks()`` and the number of
+wider-scoped fixture it uses), collects garbage, and reads ``sys.gettotalrefcount()``,
+``sys.getallocatedblocks()`` and the number of
 open fds.  The rule is regrtest's: over the RUNS measured runs (warm-ups ignored) a leak is a
 refcount or block delta >= 1 in EVERY run (one-off growth is a cache filling, not a leak), or
 a net growth of the fd count over the measured runs (regrtest flags any change; here an fd
