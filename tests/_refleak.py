@@ -13,9 +13,10 @@ next item tears down what that one does not share and is the run whose reports a
 clears the caches that legitimately grow (the ones CPython's regrtest -R clears: warning
 registries and filters, copyreg, the ABC caches, re/linecache/struct/typing caches, the type
 cache; plus asyncio's coroutine-type cache, pytest's own per-item output sections, repeated
-warning records and the teardown entries a function fixture leaves on a wider-scoped fixture
-it uses), collects
-garbage, and reads ``sys.gettotalrefcount()``, ``sys.getallocatedblocks()`` and the number of
+warning records (the terminal's and the record list of pytest's catch_warnings), repeated
+record_property() entries and the teardown entries a function fixture leaves on a
+wider-scoped fixture it uses), collects garbage, and reads ``sys.gettotalrefcount()``,
+``sys.getallocatedblocks()`` and the number of
 open fds.  The rule is regrtest's: over the RUNS measured runs (warm-ups ignored) a leak is a
 refcount or block delta >= 1 in EVERY run (one-off growth is a cache filling, not a leak), or
 a net growth of the fd count over the measured runs (regrtest flags any change; here an fd
@@ -23,7 +24,8 @@ closed lazily one run later, [1, -1, 0] or a child's pidfd settling, is not flag
 one fd per run is).  A leaking test is measured once more from scratch (regrtest's
 rerun rule, for tests whose threads or sockets finish late); it fails only if it leaks again,
 with the deltas of both attempts in the failure.  One that leaked only once is listed in the
-terminal summary (not hidden).
+terminal summary (not hidden).  A test's own timeout mark (pytest-timeout), meant for one run,
+never lowers the session's --timeout here: the limit covers all of the item's runs.
 
 A test that fails, errors or skips stops repeating; its reports are the ones logged.  Tests that
 cannot be measured (they legitimately grow process-wide state each run) are run once, not
@@ -288,6 +290,16 @@ class _Leaks:
         reporter = self.config.pluginmanager.get_plugin("terminalreporter")
         stats = reporter.stats if reporter is not None else {}
         nwarn = len(stats.get("warnings", ()))
+        # pytest's warnings plugin wraps the whole protocol (so all our runs) in one
+        # catch_warnings(record=True): each run's warnings are appended to its record list,
+        # the WarningMessages holding the warning and its source (for a ResourceWarning the
+        # unclosed socket/transport itself), and reported after the last run.  Like the
+        # terminal's stats: keep the first run's records, drop the repeats (growth that is
+        # pytest's, not the test's).
+        wlog = getattr(warnings._showwarnmsg_impl, "__self__", None)
+        if not isinstance(wlog, list):
+            wlog = None
+        nlog = len(wlog) if wlog is not None else 0
         threads_before = threading.active_count()
         # Everything alive now (modules, module/session fixtures, earlier tests' leftovers)
         # goes to the permanent generation: the collections between runs then scan only what
@@ -311,6 +323,16 @@ class _Leaks:
                 del stats["warnings"][nwarn:]
             elif "warnings" in stats:
                 nwarn = len(stats["warnings"])
+            if wlog is not None and i > 0:
+                del wlog[nlog:]
+            elif wlog is not None:
+                nlog = len(wlog)
+            # record_property() appends to the item's user_properties each run: keep the
+            # first run's (what the junit report would show), drop the repeats.
+            if i > 0:
+                del item.user_properties[nprops:]
+            else:
+                nprops = len(item.user_properties)
             if any(not r.passed for r in reports):
                 return reports, None
             _drop_stale_finalizers(item)
@@ -383,6 +405,32 @@ class _Leaks:
             ihook.pytest_runtest_logreport(report=rep)
         ihook.pytest_runtest_logfinish(nodeid=item.nodeid, location=item.location)
         return True
+
+    def pytest_collection_modifyitems(self, items):
+        # pytest-timeout's limit covers the whole protocol, so all our runs (up to
+        # (WARMUPS+RUNS) * (1+retries) + 1 of them), while a test's own timeout mark was
+        # chosen for one run (the 10k-connection stress tests: ~12 s a run on a debug
+        # interpreter, marked 120 s).  Under the plugin a mark never lowers the session's
+        # --timeout (scripts/refleak.sh: ASYNCIO_C_TEST_CASE_TIMEOUT, default 300 s).
+        try:
+            session_timeout = float(self.config.getoption("timeout") or 0)
+        except (ValueError, TypeError):
+            return
+        for item in items:
+            mark = item.get_closest_marker("timeout")
+            if mark is None:
+                continue
+            own = mark.kwargs.get("timeout", mark.args[0] if mark.args else None)
+            try:
+                if own is None or float(own) <= 0 or float(own) >= session_timeout:
+                    continue
+            except (ValueError, TypeError):
+                continue
+            kwargs = dict(mark.kwargs, timeout=session_timeout)
+            kwargs.setdefault("method", mark.args[1] if len(mark.args) > 1 else None)
+            if kwargs["method"] is None:
+                del kwargs["method"]
+            item.add_marker(pytest.mark.timeout(**kwargs), append=False)
 
     def pytest_sessionfinish(self):
         gc.unfreeze()

@@ -876,9 +876,14 @@ def test_buffered_protocol_get_buffer_oserror_not_reported(lenv, kind, sockdir):
     lenv.run(main())
 
 
-@pytest.mark.parametrize("exc", [ValueError("boom"), OSError(errno.EIO, "io")],
+@pytest.mark.parametrize("make_exc", [lambda: ValueError("boom"),
+                                      lambda: OSError(errno.EIO, "io")],
                          ids=["ValueError", "OSError"])
-def test_data_received_raising(lenv, kind, sockdir, exc):
+def test_data_received_raising(lenv, kind, sockdir, make_exc):
+    # A fresh exception per run: raising one shared instance again appends each run's
+    # frames to its __traceback__ (what the refleak plugin saw grow, on both loops).
+    exc = make_exc()
+
     class P(RecProto):
         def data_received(self, data):
             super().data_received(data)

@@ -52,6 +52,27 @@ SESSION = textwrap.dedent("""
     def test_clean(fnfix):
         fnfix.append([object() for _ in range(100)])
 
+    runs = [0]
+
+    def test_warns_each_run():
+        # A new message each run (as an unclosed socket's address): pytest's catch_warnings
+        # records every run's; the plugin keeps the first run's records only.
+        runs[0] += 1
+        class Source:
+            pass
+        import warnings
+        warnings.warn(f"unclosed thing {runs[0]}", ResourceWarning, source=Source())
+
+    def test_records_a_property(record_property):
+        # pytest appends to the item's user_properties each run; the plugin keeps the first.
+        record_property("runs", runs[0])
+
+    @pytest.mark.timeout(1)
+    def test_own_timeout_is_for_one_run():
+        # 5 runs of 0.3 s: over its own mark, within the session's --timeout.
+        import time
+        time.sleep(0.3)
+
     def test_counts(modfix):
         print("COUNTS", made["module"], made["function"])
 
@@ -83,7 +104,7 @@ def test_finds_leaks_and_passes_clean_tests(tmp_path):
     python = _debug_python()
     if python is None:
         pytest.skip("no debug interpreter venv (.venv/3.11d: run scripts/refleak.sh once)")
-    proc = _run(python, tmp_path, "--refleak=1:3", "--refleak-retries=0")
+    proc = _run(python, tmp_path, "--refleak=1:3", "--refleak-retries=0", "--timeout=60")
     out = proc.stdout
     assert proc.returncode == 1, out + proc.stderr
     assert "FAILED test_session.py::test_leaks_a_reference - REFERENCE LEAK" in out
@@ -93,10 +114,12 @@ def test_finds_leaks_and_passes_clean_tests(tmp_path):
     assert "file descriptors [1, 1, 1]" in out
     assert "FAILED test_session.py::test_fails - AssertionError: plain failure" in out
     assert "LEAK: test_session.py::test_clean" not in out
-    assert "3 failed, 2 passed" in out
+    assert "LEAK: test_session.py::test_warns_each_run" not in out
+    assert "LEAK: test_session.py::test_records_a_property" not in out
+    assert "3 failed, 5 passed" in out
     # test_clean ran 1+3 measured runs and one final run: its function fixture was made
     # each time, the module fixture once for the whole module.
     assert "COUNTS 1 5" in out, out
 
     proc = _run(python, tmp_path, "--refleak=0")     # the off switch: one plain run each
-    assert "1 failed, 4 passed" in proc.stdout, proc.stdout + proc.stderr
+    assert "1 failed, 7 passed" in proc.stdout, proc.stdout + proc.stderr
