@@ -180,13 +180,33 @@ def gc_paused():
             gc.enable()
 
 
+# Where the asyncio_c under test was imported from: the checkout, or (scripts/debug.sh) an
+# out-of-tree ASan/valgrind build.  Children get it first on PYTHONPATH; run them with -P (no cwd
+# first on sys.path) when they must import that very build and not the checkout's in-place one.
+PKG_DIR = os.path.dirname(os.path.dirname(os.path.abspath(asyncio_c.__file__)))
+
+
 def child_env(**extra):
     env = dict(os.environ)
     for k in ("PYTHONASYNCIODEBUG", "PYTHONDEVMODE", "PYTHONWARNINGS"):
         env.pop(k, None)
-    env["PYTHONPATH"] = REPO + os.pathsep + env.get("PYTHONPATH", "")
+    path = [PKG_DIR, REPO] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]
+    env["PYTHONPATH"] = os.pathsep.join(dict.fromkeys(path))
     env.update(extra)
     return env
+
+
+def pid_gone(pid):
+    """True once pid has exited: no such process, or a zombie its (exited) parent left."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] == "Z"
+    except OSError:
+        return True
 
 
 def run_python(code, *, args=(), env=None, timeout=60):

@@ -14,30 +14,12 @@ import pytest
 
 pytest.importorskip("uvloop")
 
+from _loop_helpers import child_env as _env, pid_gone as _gone  # noqa: E402
+
 TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ECHO = os.path.join(TOP, "bench", "echo.py")
 LOOPS = ("asyncio", "uvloop", "asyncio_c")
 CONC = 3
-
-
-def _env():
-    env = dict(os.environ)
-    env["PYTHONPATH"] = TOP + os.pathsep + env.get("PYTHONPATH", "")
-    return env
-
-
-def _gone(pid):
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    # A zombie not yet reaped by its (exited) parent's reaper still counts
-    # as gone; anything else is a stray.
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] == "Z"
-    except OSError:
-        return True
 
 
 @pytest.mark.timeout(180)

@@ -15,6 +15,8 @@ import sys
 
 import pytest
 
+from _loop_helpers import child_env as _env, pid_gone as _gone
+
 TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SOAK = os.path.join(TOP, "bench", "soak.py")
 LOOPS = ("asyncio", "asyncio_c")
@@ -23,24 +25,6 @@ LOOPS = ("asyncio", "asyncio_c")
 SMALL = ["--duration", "3", "--interval", "0.25", "--clients", "40",
          "--server-nofile", "32", "--client-procs", "2", "--every", "1",
          "--waves", "3", "--wave-size", "2000"]
-
-
-def _env():
-    env = dict(os.environ)
-    env["PYTHONPATH"] = TOP + os.pathsep + env.get("PYTHONPATH", "")
-    return env
-
-
-def _gone(pid):
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] == "Z"
-    except OSError:
-        return True
 
 
 @pytest.mark.timeout(120)

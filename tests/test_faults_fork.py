@@ -22,12 +22,6 @@ import pytest
 
 import asyncio_c
 
-# The children (-P: not the cwd first) import the very asyncio_c this process tests (under scripts/debug.sh the
-# out-of-tree ASan build, not the checkout's in-place one that child_env would put first).
-PKG_PATH = os.pathsep.join(
-    [os.path.dirname(os.path.dirname(os.path.abspath(asyncio_c.__file__)))]
-    + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p])
-
 from _loop_helpers import PY, run_python
 
 PRELUDE = r"""
@@ -81,7 +75,7 @@ def child_new_loop():
 def run_case(impl, body):
     # -W error: any warning (fork with threads, unclosed resources) fails the case
     proc = run_python(PRELUDE + body, args=("-P", "-W", "error"),
-                      env={"IMPL": impl, "PYTHONPATH": PKG_PATH}, timeout=60)
+                      env={"IMPL": impl}, timeout=60)
     assert proc.returncode == 0, proc.stderr + proc.stdout
     assert "Traceback" not in proc.stderr, proc.stderr
     return proc.stdout.split()

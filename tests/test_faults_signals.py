@@ -27,10 +27,6 @@ import pytest
 import asyncio_c
 from _loop_helpers import run_python
 
-PKG_PATH = os.pathsep.join(
-    [os.path.dirname(os.path.dirname(os.path.abspath(asyncio_c.__file__)))]
-    + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p])
-
 PRELUDE = r"""
 import asyncio, os, signal, sys, time
 import asyncio_c
@@ -59,7 +55,7 @@ class Passes:
 
 
 def child(impl, code, timeout=60):
-    r = run_python(PRELUDE + code, args=("-P",), env={"IMPL": impl, "PYTHONPATH": PKG_PATH},
+    r = run_python(PRELUDE + code, args=("-P",), env={"IMPL": impl},
                    timeout=timeout)
     assert r.returncode == 0, r.stderr
     lines = [ln for ln in r.stdout.splitlines() if ln.startswith("RESULT ")]
@@ -227,7 +223,7 @@ def test_sigint_without_handler_in_run_until_complete(impl, where):
 
 def run_sigint(impl, where):
     r = run_python(PRELUDE + SIGINT_IN_LOOP, args=("-P",),
-                   env={"IMPL": impl, "WHERE": where, "PYTHONPATH": PKG_PATH})
+                   env={"IMPL": impl, "WHERE": where})
     assert r.returncode == 0, r.stderr
     line = [ln for ln in r.stdout.splitlines() if ln.startswith("RESULT ")]
     assert len(line) == 1, r.stdout + r.stderr

@@ -22,12 +22,6 @@ import pytest
 
 import asyncio_c
 
-# The children (-P: not the cwd first) import the very asyncio_c this process tests (under scripts/debug.sh the
-# out-of-tree ASan build, not the checkout's in-place one that child_env would put first).
-PKG_PATH = os.pathsep.join(
-    [os.path.dirname(os.path.dirname(os.path.abspath(asyncio_c.__file__)))]
-    + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p])
-
 from _loop_helpers import PY, run_python
 
 RUNNER = r'''
@@ -386,7 +380,7 @@ KNOWN = {
 
 
 def _results(group):
-    proc = run_python(RUNNER, args=("-P",), env={"GROUP": group, "PYTHONPATH": PKG_PATH},
+    proc = run_python(RUNNER, args=("-P",), env={"GROUP": group},
                       timeout=240)
     last = proc.stderr.strip().splitlines()[-1:] if proc.stderr else []
     assert proc.returncode == 0, (
