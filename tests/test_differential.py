@@ -37,6 +37,23 @@ DIFF = settings.get_profile("asyncio_c_diff")
 pytestmark = pytest.mark.timeout(max(600, EXAMPLES))
 
 
+@pytest.fixture(autouse=True, scope="module")
+def _drop_hypothesis_strategy_cache():
+    """The generator builds its strategies per program (they depend on the drawn sizes), and
+    hypothesis keeps up to 1024 of them in a process-wide cache, each with its whole tree:
+    ~380k objects left alive after 1500 programs.  Every later gc.collect() in the session
+    walks them (the rest of the suite ran 2-3x slower).  Emptied when this module is done;
+    the cache is hypothesis's private one, so only where it is found."""
+    yield
+    try:
+        from hypothesis.strategies._internal import utils
+    except ImportError:
+        return
+    clear = getattr(utils, "clear_strategy_cache", None)
+    if clear is not None:
+        clear()
+
+
 @DIFF
 @given(prog=programs())
 def test_differential(prog):
