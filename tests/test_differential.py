@@ -8,7 +8,7 @@ loop with asyncio's functions and on asyncio_c's loop with the native combinator
 traces must be equal.  A divergence prints the program as Python source: shrink it, paste it
 into tests/test_differential_regressions.py, fix the bug.
 
-Examples per run: ASYNCIO_C_DIFF_EXAMPLES (default 1500, about 20-40 s per interpreter);
+Examples per run: ASYNCIO_C_DIFF_EXAMPLES (default 500, about 10 s per interpreter: make test has a time budget);
 for a long hunt, e.g.  ASYNCIO_C_DIFF_EXAMPLES=5000 pytest tests/test_differential.py
 """
 import os
@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, given, settings
 import _diffprog
 from _diffprog import NEVER, Program, check, programs, run_program
 
-EXAMPLES = int(os.environ.get("ASYNCIO_C_DIFF_EXAMPLES", "1500"))
+EXAMPLES = int(os.environ.get("ASYNCIO_C_DIFF_EXAMPLES", "500"))
 # Each implementation runs each program REPEAT times (the oracle REPEAT + 1 times), all
 # traces compared: a determinism stress, e.g. ASYNCIO_C_DIFF_REPEAT=5.
 REPEAT = int(os.environ.get("ASYNCIO_C_DIFF_REPEAT", "1"))
@@ -37,14 +37,13 @@ DIFF = settings.get_profile("asyncio_c_diff")
 pytestmark = pytest.mark.timeout(max(600, EXAMPLES))
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _drop_hypothesis_strategy_cache():
+def _drop_strategy_cache():
     """The generator builds its strategies per program (they depend on the drawn sizes), and
-    hypothesis keeps up to 1024 of them in a process-wide cache, each with its whole tree:
-    ~380k objects left alive after 1500 programs.  Every later gc.collect() in the session
-    walks them (the rest of the suite ran 2-3x slower).  Emptied when this module is done;
-    the cache is hypothesis's private one, so only where it is found."""
-    yield
+    hypothesis keeps up to 1024 of them in a process-wide cache, each with its whole tree: after
+    1500 programs ~380k objects and ~300 MiB stayed alive, every later gc.collect() of the session
+    walked them (the rest of make test ran 2-3x slower) and the heap never shrank back (RSS-based
+    tests of later modules misjudged).  Emptied after every program; the cache is hypothesis's
+    private one, so only where it is found."""
     try:
         from hypothesis.strategies._internal import utils
     except ImportError:
@@ -54,9 +53,16 @@ def _drop_hypothesis_strategy_cache():
         clear()
 
 
+@pytest.fixture(autouse=True, scope="module")
+def _empty_strategy_cache_at_the_end():
+    yield
+    _drop_strategy_cache()
+
+
 @DIFF
 @given(prog=programs())
 def test_differential(prog):
+    _drop_strategy_cache()
     check(prog, repeat=REPEAT)
 
 
