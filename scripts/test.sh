@@ -10,7 +10,7 @@
 # ASYNCIO_C_ALLOW_MISSING=1      a supported interpreter that is not installed is not a failure
 # ASYNCIO_C_STANDIN=1            if the extension does not build, test asyncio's own C types
 # ASYNCIO_C_TEST_CASE_TIMEOUT=60 seconds one test may take before it fails (pytest-timeout)
-# ASYNCIO_C_TEST_TIMEOUT=600     seconds per interpreter before pytest is aborted (tracebacks dumped)
+# ASYNCIO_C_TEST_TIMEOUT=900     seconds per interpreter before pytest is aborted (tracebacks dumped)
 # ASYNCIO_C_REFLEAK_TEST=0       skip the refleak run of the core files on the debug interpreter
 #                                (scripts/refleak.sh, `make refleak`; on by default)
 set -uo pipefail
@@ -18,7 +18,7 @@ source "$(dirname "$0")/lib.sh"
 cd "$AC_TOP" || exit 2
 
 SUPPORTED=${ASYNCIO_C_PYTHONS:-"3.11 3.12 3.13"}
-TIMEOUT=${ASYNCIO_C_TEST_TIMEOUT:-600}
+TIMEOUT=${ASYNCIO_C_TEST_TIMEOUT:-900}
 CASE_TIMEOUT=${ASYNCIO_C_TEST_CASE_TIMEOUT:-60}
 logdir=$(mktemp -d)
 trap 'rm -rf "$logdir"' EXIT
