@@ -22,6 +22,26 @@ ac_python() {  # ac_python X.Y: prints the venv interpreter, creating the venv i
     echo "$venv/bin/python"
 }
 
+# ac_make_venv PYTHON VENV X.Y PKG...: creates VENV from PYTHON with the packages, once: a stamp
+# (.ready) records interpreter and package list, and a change reinstalls.  Then a .pth file puts
+# this checkout on the venv's sys.path: like an editable install, minus the build, so
+# `python examples/NAME.py` and a bare `pytest` find the package.  Fails (1) if venv or pip
+# failed (their output is on stderr).  Callers hold the .venv/.lock.
+ac_make_venv() {
+    local py=$1 venv=$2 v=$3
+    shift 3
+    local want="$py | $*"
+    if [ ! -x "$venv/bin/python" ] || [ "$(cat "$venv/.ready" 2>/dev/null)" != "$want" ]; then
+        echo "setting up $venv from $py" >&2
+        rm -f "$venv/.ready"
+        { "$py" -m venv "$venv" >&2 &&
+          "$venv/bin/python" -m pip install -q --disable-pip-version-check -U "$@" >&2; } ||
+            return 1
+        echo "$want" >"$venv/.ready"
+    fi
+    echo "$AC_TOP" >"$venv/lib/python$v/site-packages/asyncio_c_checkout.pth"
+}
+
 ac_standin() {
     [ -n "${ASYNCIO_C_STANDIN:-}" ] && [ "${ASYNCIO_C_STANDIN}" != 0 ]
 }

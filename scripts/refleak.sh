@@ -67,23 +67,13 @@ fi
 ver=$("$dbg" -c 'import sys; print("%d.%d" % sys.version_info[:2])')
 echo "debug interpreter: $dbg ($("$dbg" -c 'import sys; print(sys.version.split()[0])'))"
 
-# The venv, once, stamped like scripts/venvs.sh's.
+# The venv, once, made as scripts/venvs.sh makes the others.
 venv="$AC_TOP/.venv/${ver}d"
-want="$dbg | $PKGS"
 mkdir -p "$AC_TOP/.venv"
 (
     flock 9
-    if [ ! -x "$venv/bin/python" ] || [ "$(cat "$venv/.ready" 2>/dev/null)" != "$want" ]; then
-        echo "setting up $venv from $dbg" >&2
-        rm -f "$venv/.ready"
-        if ! { "$dbg" -m venv "$venv" >&2 &&
-               "$venv/bin/python" -m pip install -q --disable-pip-version-check -U $PKGS >&2; }; then
-            ac_loud "FAILED to set up $venv (no venv module? apt-get install python$ver-venv; or pip's output above)"
-            exit 1
-        fi
-        echo "$want" >"$venv/.ready"
-    fi
-    echo "$AC_TOP" >"$venv/lib/python$ver/site-packages/asyncio_c_checkout.pth"
+    ac_make_venv "$dbg" "$venv" "$ver" $PKGS ||
+        { ac_loud "FAILED to set up $venv (no venv module? apt-get install python$ver-venv; or pip's output above)"; exit 1; }
 ) 9>"$AC_TOP/.venv/.lock" || exit 1
 py="$venv/bin/python"
 

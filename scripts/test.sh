@@ -28,6 +28,12 @@ ASYNCIO_C_PYTHONS=$SUPPORTED bash scripts/venvs.sh 2>&1 >"$logdir/venvs.out" | t
 venvs_rc=${PIPESTATUS[0]}
 venvs=$(cat "$logdir/venvs.out")
 
+# pytest_summary LOG: pytest's last line, e.g. "3 failed, 120 passed, 2 skipped in 41.20s"
+pytest_summary() {
+    grep -E '^(=+ )?([0-9]+ [a-z]+.*|no tests ran) in [0-9.]+s( \([0-9:]+\))?( =+)?$' "$1" |
+        tail -n 1 | sed -E 's/^=+ *//; s/ *=+$//'
+}
+
 declare -A result detail
 failed=0
 for v in $SUPPORTED; do
@@ -77,9 +83,7 @@ for v in $SUPPORTED; do
         "${@:-tests/}" </dev/null 2>&1 |
         tee "$logdir/pytest-$v.log"
     rc=${PIPESTATUS[0]}
-    # pytest's last line, e.g. "3 failed, 120 passed, 2 skipped in 41.20s"
-    last=$(grep -E '^(=+ )?([0-9]+ [a-z]+.*|no tests ran) in [0-9.]+s( \([0-9:]+\))?( =+)?$' \
-           "$logdir/pytest-$v.log" | tail -n 1 | sed -E 's/^=+ *//; s/ *=+$//')
+    last=$(pytest_summary "$logdir/pytest-$v.log")
     took="$((SECONDS - start))s"
     case $rc in
         0) result[$v]="ok" ;;
@@ -102,8 +106,7 @@ if [ "${ASYNCIO_C_REFLEAK_TEST:-1}" != 0 ] && [ $# = 0 ]; then
         tests/test_sleep.py tests/test_gc_cycles.py -p no:cacheprovider 2>&1 </dev/null |
         tee "$logdir/refleak.log"
     rc=${PIPESTATUS[0]}
-    last=$(grep -E '^(=+ )?([0-9]+ [a-z]+.*|no tests ran) in [0-9.]+s( \([0-9:]+\))?( =+)?$' \
-           "$logdir/refleak.log" | tail -n 1 | sed -E 's/^=+ *//; s/ *=+$//')
+    last=$(pytest_summary "$logdir/refleak.log")
     if [ "$rc" = 0 ]; then
         refleak_line=$(printf '  %-12s %-8s %s' "refleak" "ok" "$last ($((SECONDS - start))s)")
     else

@@ -10,6 +10,7 @@
 # ASYNCIO_C_PYTHONS="3.12" restricts the set.  Safe to run concurrently (takes a lock).
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
+source "$top/scripts/lib.sh"
 SUPPORTED=${ASYNCIO_C_PYTHONS:-"3.11 3.12 3.13"}
 PKGS="pip setuptools wheel pytest pytest-asyncio pytest-timeout hypothesis uvloop pyperf matplotlib"
 
@@ -35,22 +36,11 @@ for v in $SUPPORTED; do
         continue
     fi
     venv="$top/.venv/$v"
-    # The stamp records what was installed; a changed package list reinstalls.
-    want="$py | $PKGS"
-    if [ ! -x "$venv/bin/python" ] || [ "$(cat "$venv/.ready" 2>/dev/null)" != "$want" ]; then
-        echo "setting up $venv from $py" >&2
-        rm -f "$venv/.ready"
-        if ! { "$py" -m venv "$venv" >&2 &&
-               "$venv/bin/python" -m pip install -q --disable-pip-version-check -U $PKGS >&2; }; then
-            echo "!!!!!!!! FAILED to set up $venv (see pip's output above) !!!!!!!!" >&2
-            status=1
-            continue
-        fi
-        echo "$want" >"$venv/.ready"
+    if ! ac_make_venv "$py" "$venv" "$v" $PKGS; then
+        echo "!!!!!!!! FAILED to set up $venv (see pip's output above) !!!!!!!!" >&2
+        status=1
+        continue
     fi
-    # Like an editable install, minus the build: this checkout is importable from the venv,
-    # so `python examples/NAME.py` and a bare `pytest` find the package.
-    echo "$top" >"$venv/lib/python$v/site-packages/asyncio_c_checkout.pth"
     echo "$venv"
 done
 exit $status
