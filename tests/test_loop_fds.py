@@ -308,6 +308,22 @@ def test_negative_fd(lenv):
         lenv.loop.add_writer(FileLike(-5), print)
 
 
+def test_fd_beyond_int(lenv):
+    """An fd number no int can hold: OverflowError to register, and simply not registered
+    (False, KeyError) to the lookups, as asyncio's selector answers."""
+    loop = lenv.loop
+    for fd in (2**100, FileLike(2**40)):
+        with pytest.raises(OverflowError):
+            loop.add_reader(fd, print)
+        with pytest.raises(OverflowError):
+            loop.add_writer(fd, print)
+        assert loop.remove_reader(fd) is False
+        assert loop.remove_writer(fd) is False
+        with pytest.raises(KeyError):
+            loop._selector.get_key(fd)
+        assert loop._selector.get_map().get(fd) is None
+
+
 def test_fd_used_by_a_transport(lenv, fds):
     loop = lenv.loop
     a, b = fds.socketpair()

@@ -9,6 +9,7 @@ collected).
 import asyncio
 import contextvars
 import gc
+import math
 import socket
 import sys
 import weakref
@@ -282,6 +283,24 @@ def test_bad_write_buffer_limits_types(lenv):
     with pytest.raises(ValueError, match=r"high \(-1\) must be >= low \(-1\) must be >= 0"):
         tr.set_write_buffer_limits(high=-1)
     assert tr.get_write_buffer_limits() == (16384, 65536)
+    tr.close()
+    lenv.run(proto.closed)
+    peer.close()
+
+
+def test_write_buffer_limits_beyond_c_sizes_and_nan(lenv):
+    """asyncio checks high >= low >= 0 on the numbers as given: a huge int or a float is a limit,
+    NaN fails the check (ValueError); nothing overflows."""
+    tr, proto, peer = pair(lenv)
+    tr.set_write_buffer_limits(high=2**100)
+    tr.set_write_buffer_limits(high=1.5e300, low=10.0)
+    tr.set_write_buffer_limits(low=2**70)           # high = 4 * low
+    with pytest.raises(ValueError):
+        tr.set_write_buffer_limits(high=math.nan)
+    with pytest.raises(ValueError):
+        tr.set_write_buffer_limits(high=10, low=math.nan)
+    tr.set_write_buffer_limits(high=100, low=10)
+    assert tr.get_write_buffer_limits() == (10, 100)
     tr.close()
     lenv.run(proto.closed)
     peer.close()
