@@ -12,7 +12,7 @@ set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 source "$top/scripts/lib.sh"
 SUPPORTED=${ASYNCIO_C_PYTHONS:-"3.11 3.12 3.13"}
-PKGS="pip setuptools wheel pytest pytest-asyncio pytest-timeout hypothesis uvloop pyperf matplotlib"
+PKGS="pip setuptools wheel pytest pytest-asyncio pytest-timeout hypothesis uvloop pyperf matplotlib aiohttp anyio ipykernel nbclient nbformat mypy"
 
 find_python() {
     local v=$1 cand root

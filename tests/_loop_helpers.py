@@ -209,11 +209,11 @@ def pid_gone(pid):
         return True
 
 
-def run_python(code, *, args=(), env=None, timeout=60):
+def run_python(code, *, args=(), env=None, timeout=60, cwd=REPO):
     """Run code in a fresh interpreter (this one); returns the CompletedProcess."""
     return subprocess.run(
         [sys.executable, *args, "-c", textwrap.dedent(code)],
-        capture_output=True, text=True, timeout=timeout, cwd=REPO,
+        capture_output=True, text=True, timeout=timeout, cwd=cwd,
         env=child_env(**(env or {})))
 
 

@@ -379,9 +379,10 @@ KNOWN = {
 }
 
 
-def _results(group):
+def _results(group, cwd):
+    # cwd: a scratch directory, since calls such as create_unix_server("str") make files there.
     proc = run_python(RUNNER, args=("-P",), env={"GROUP": group},
-                      timeout=240)
+                      timeout=240, cwd=cwd)
     last = proc.stderr.strip().splitlines()[-1:] if proc.stderr else []
     assert proc.returncode == 0, (
         f"the matrix child died ({proc.returncode}); its last call was {last}\n"
@@ -390,8 +391,8 @@ def _results(group):
 
 
 @pytest.mark.parametrize("group", GROUPS)
-def test_bad_arguments_matrix(group):
-    out = _results(group)
+def test_bad_arguments_matrix(group, tmp_path):
+    out = _results(group, tmp_path)
     by = {}
     for rec in out:
         if "skip" in rec:
