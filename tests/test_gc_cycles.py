@@ -37,8 +37,18 @@ def core_types():
     iterators, watches are not module attributes; the module makes them all at import)."""
     if _TYPES:
         return _TYPES
-    found = {t for t in gc.get_objects()
-             if isinstance(t, type) and t.__module__ == CORE_MOD}
+    # The types were made at import, so tests/conftest.py may have frozen them out of
+    # gc.get_objects(): thaw for the search, then freeze what lives again.
+    frozen = gc.get_freeze_count()
+    if frozen:
+        gc.unfreeze()
+    try:
+        found = {t for t in gc.get_objects()
+                 if isinstance(t, type) and t.__module__ == CORE_MOD}
+    finally:
+        if frozen:
+            gc.collect()
+            gc.freeze()
     found.update(t for t in vars(_core).values()
                  if isinstance(t, type) and t.__module__ == CORE_MOD)
     _TYPES.update((t.__name__, t) for t in found)
