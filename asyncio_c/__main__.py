@@ -9,12 +9,11 @@ The program runs as `python script.py [args]` (or `python -m package.module [arg
 __main__.py, a .pyc file, or - for stdin) would run it: as a fresh module __main__, with the
 same sys.argv, sys.path[0] and __main__ attributes as python gives it, the same exit status,
 and an uncaught exception's traceback printed without the frames of this launcher (nor
-runpy's, which python shows for -m and directories).  The only difference is that asyncio_c's event loop policy is installed first
-(asyncio_c.install()), so asyncio.run(), asyncio.Runner(), asyncio.new_event_loop() and
-asyncio.get_event_loop() give asyncio_c loops (on 3.12+ that includes asyncio.run() without a
-loop_factory, which asks the policy).
+runpy's, which python shows for -m and directories).  The only difference is that
+asyncio_c's event loop policy is installed first (asyncio_c.install()), so asyncio.run(),
+asyncio.Runner(), asyncio.new_event_loop() and asyncio.get_event_loop() give asyncio_c loops.
 
-Options (before the script or -m; everything after belongs to the program):
+Options (before the program; everything after it belongs to the program):
   --patch    also replace asyncio.gather/wait/wait_for/shield/sleep by asyncio_c's native
              functions (asyncio_c._patch.patch(); see there for what is and is not replaced)
   --debug    asyncio debug mode, as PYTHONASYNCIODEBUG=1 would (the variable is set, so child
