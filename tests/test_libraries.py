@@ -27,6 +27,7 @@ import pytest
 
 import asyncio_c
 from _loop_helpers import LOOP_IMPLS, child_env, limpl  # noqa: F401  (fixture)
+from _net_helpers import certs, client_ctx, server_ctx  # noqa: F401  (fixture)
 
 aiohttp = pytest.importorskip("aiohttp")
 anyio = pytest.importorskip("anyio")
@@ -142,16 +143,20 @@ def _make_app(limpl, tmp_path):
     return app
 
 
-async def _aiohttp_scenario(limpl, tmp_path):
+async def _aiohttp_scenario(limpl, tmp_path, certs=None):
+    """certs: over TLS (https, wss; the loop's start_tls, and sendfile's fallback)."""
     _check_loop(limpl)
     runner = web.AppRunner(_make_app(limpl, tmp_path))
     await runner.setup()
     try:
-        site = web.TCPSite(runner, "127.0.0.1", 0)
+        site = web.TCPSite(runner, "127.0.0.1", 0,
+                           ssl_context=server_ctx(certs) if certs else None)
         await site.start()
         host, port = runner.addresses[0][:2]
-        base = f"http://{host}:{port}"
-        async with aiohttp.ClientSession() as session:
+        scheme = "https" if certs else "http"
+        base = f"{scheme}://{host}:{port}"
+        connector = aiohttp.TCPConnector(ssl=client_ctx(certs) if certs else None)
+        async with aiohttp.ClientSession(connector=connector) as session:
             # JSON both ways
             async with session.get(base + "/json", params={"q": "x y"}) as r:
                 assert r.status == 200
@@ -173,7 +178,7 @@ async def _aiohttp_scenario(limpl, tmp_path):
                 assert (n, h.hexdigest()) == (BIG, want) and chunks > 1
 
             # a file (sendfile), whole and a range; by name: the resolver's getaddrinfo
-            async with session.get(f"http://localhost:{port}/file") as r:
+            async with session.get(f"{scheme}://localhost:{port}/file") as r:
                 assert r.status == 200 and int(r.headers["Content-Length"]) == BIG
                 assert hashlib.sha256(await r.read()).hexdigest() == want
             async with session.get(base + "/file",
@@ -222,9 +227,11 @@ async def _aiohttp_scenario(limpl, tmp_path):
     return "done"
 
 
-def test_aiohttp_server_and_client(limpl, tmp_path):
+@pytest.mark.parametrize("tls", [False, True], ids=["http", "https"])
+def test_aiohttp_server_and_client(limpl, tmp_path, tls, request):
+    tls_certs = request.getfixturevalue("certs") if tls else None
     with _clean_run(limpl) as runner:
-        assert runner.run(_aiohttp_scenario(limpl, tmp_path)) == "done"
+        assert runner.run(_aiohttp_scenario(limpl, tmp_path, tls_certs)) == "done"
 
 
 RUN_APP = """\
