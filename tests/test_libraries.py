@@ -33,7 +33,8 @@ aiohttp = pytest.importorskip("aiohttp")
 anyio = pytest.importorskip("anyio")
 from aiohttp import web  # noqa: E402
 
-BIG = 6 * 1024 * 1024 + 12345          # bytes streamed each way
+BIG = 6 * 1024 * 1024 + 12345          # bytes streamed each way (http)
+BIG_TLS = 2 * 1024 * 1024 + 12345      # (https: the ssl module's time is not the matter)
 CHUNK = 64 * 1024
 N_WS = 300                              # websocket messages of each kind
 N_CONCURRENT = 40
@@ -75,9 +76,9 @@ def _clean_run(limpl):
 # --------------------------------------------------------------------------------------------
 # aiohttp
 
-def _make_app(limpl, tmp_path):
+def _make_app(limpl, tmp_path, size):
     routes = web.RouteTableDef()
-    big = _payload(BIG)
+    big = _payload(size)
     static = tmp_path / "static.bin"
     static.write_bytes(big)
 
@@ -146,7 +147,8 @@ def _make_app(limpl, tmp_path):
 async def _aiohttp_scenario(limpl, tmp_path, certs=None):
     """certs: over TLS (https, wss; the loop's start_tls, and sendfile's fallback)."""
     _check_loop(limpl)
-    runner = web.AppRunner(_make_app(limpl, tmp_path))
+    size = BIG_TLS if certs else BIG
+    runner = web.AppRunner(_make_app(limpl, tmp_path, size))
     await runner.setup()
     try:
         site = web.TCPSite(runner, "127.0.0.1", 0,
@@ -167,7 +169,7 @@ async def _aiohttp_scenario(limpl, tmp_path, certs=None):
                 assert await r.json() == {"sum": 499500, "echo": "héllo"}
 
             # a large body streamed to the client, read in chunks
-            want = hashlib.sha256(_payload(BIG)).hexdigest()
+            want = hashlib.sha256(_payload(size)).hexdigest()
             async with session.get(base + "/big") as r:
                 assert r.status == 200 and r.headers["Transfer-Encoding"] == "chunked"
                 h, n, chunks = hashlib.sha256(), 0, 0
@@ -175,24 +177,24 @@ async def _aiohttp_scenario(limpl, tmp_path, certs=None):
                     h.update(chunk)
                     n += len(chunk)
                     chunks += 1
-                assert (n, h.hexdigest()) == (BIG, want) and chunks > 1
+                assert (n, h.hexdigest()) == (size, want) and chunks > 1
 
             # a file (sendfile), whole and a range; by name: the resolver's getaddrinfo
             async with session.get(f"{scheme}://localhost:{port}/file") as r:
-                assert r.status == 200 and int(r.headers["Content-Length"]) == BIG
+                assert r.status == 200 and int(r.headers["Content-Length"]) == size
                 assert hashlib.sha256(await r.read()).hexdigest() == want
             async with session.get(base + "/file",
                                    headers={"Range": "bytes=1000000-1999999"}) as r:
                 assert r.status == 206
-                assert await r.read() == _payload(BIG)[1000000:2000000]
+                assert await r.read() == _payload(size)[1000000:2000000]
 
             # and one streamed to the server by an async generator (chunked upload)
             async def body():
-                view = memoryview(_payload(BIG))
-                for i in range(0, BIG, 77_777):
+                view = memoryview(_payload(size))
+                for i in range(0, size, 77_777):
                     yield bytes(view[i:i + 77_777])
             async with session.post(base + "/upload", data=body()) as r:
-                assert await r.json() == {"n": BIG, "sha256": want}
+                assert await r.json() == {"n": size, "sha256": want}
 
             # many requests at once (the connector's pool, keep-alive)
             async def one(i):
@@ -232,6 +234,58 @@ def test_aiohttp_server_and_client(limpl, tmp_path, tls, request):
     tls_certs = request.getfixturevalue("certs") if tls else None
     with _clean_run(limpl) as runner:
         assert runner.run(_aiohttp_scenario(limpl, tmp_path, tls_certs)) == "done"
+
+
+async def _aiohttp_unix_timeout_heartbeat(limpl, tmp_path):
+    """A UnixSite and UnixConnector; a client timeout, and the server cancelling the handler
+    of the request the client gave up on; websocket heartbeats (ping timers) both ways."""
+    handler_cancelled = asyncio.Event()
+
+    async def forever(request):
+        try:
+            await asyncio.sleep(3600)
+        finally:
+            handler_cancelled.set()
+
+    async def hello(request):
+        return web.Response(text=type(asyncio.get_running_loop()).__name__)
+
+    async def ws_echo(request):
+        ws = web.WebSocketResponse(heartbeat=0.02)
+        await ws.prepare(request)
+        async for msg in ws:
+            await ws.send_str(msg.data)
+        return ws
+
+    app = web.Application()
+    app.router.add_get("/", hello)
+    app.router.add_get("/forever", forever)
+    app.router.add_get("/ws", ws_echo)
+    runner = web.AppRunner(app, handler_cancellation=True)
+    await runner.setup()
+    try:
+        path = str(tmp_path / "aiohttp.sock")
+        await web.UnixSite(runner, path).start()
+        async with aiohttp.ClientSession(connector=aiohttp.UnixConnector(path)) as s:
+            async with s.get("http://unix/") as r:
+                assert await r.text() == type(asyncio.get_running_loop()).__name__
+            with pytest.raises(asyncio.TimeoutError):
+                async with s.get("http://unix/forever",
+                                 timeout=aiohttp.ClientTimeout(total=0.05)):
+                    pass
+            await asyncio.wait_for(handler_cancelled.wait(), 30)
+            async with s.ws_connect("http://unix/ws", heartbeat=0.02) as ws:
+                await asyncio.sleep(0.1)    # a few heartbeats each way; no ping timeout
+                await ws.send_str("still here")
+                assert await ws.receive_str() == "still here"
+    finally:
+        await runner.cleanup()
+    return "done"
+
+
+def test_aiohttp_unix_timeout_heartbeat(limpl, tmp_path):
+    with _clean_run(limpl) as runner:
+        assert runner.run(_aiohttp_unix_timeout_heartbeat(limpl, tmp_path)) == "done"
 
 
 RUN_APP = """\
@@ -460,6 +514,21 @@ def test_anyio_run_with_loop_factory(limpl):
         gc.collect()
     assert errors == []
     assert [w for w in caught if issubclass(w.category, ResourceWarning)] == []
+
+
+def test_anyio_blocking_portal(limpl):
+    """anyio's blocking portal: the loop in a worker thread (a subprocess from there too)."""
+    async def work(x):
+        _check_loop(limpl)
+        proc = await anyio.run_process([sys.executable, "-c", "print(6 * 7)"])
+        with anyio.move_on_after(0.01):
+            await anyio.sleep(3600)
+        return proc.stdout, x
+
+    with anyio.from_thread.start_blocking_portal(
+            "asyncio", {"loop_factory": limpl.new_loop}) as portal:
+        assert portal.call(work, 1) == (b"42\n", 1)
+        assert portal.start_task_soon(work, 2).result(timeout=60) == (b"42\n", 2)
 
 
 def test_anyio_run_with_policy():
