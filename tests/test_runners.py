@@ -23,6 +23,8 @@ import textwrap
 
 import pytest
 
+from _loop_helpers import child_env
+
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TIMEOUT = 180
 PY313 = sys.version_info >= (3, 13)
@@ -147,11 +149,9 @@ def _entry_point_site(root):
 
 
 def _env(root, extra_path=()):
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join([*extra_path, REPO])
-    env["AC_LOG"] = str(root / "log.jsonl")
-    for var in ("PYTHONASYNCIODEBUG", "PYTHONDEVMODE", "PYTHONWARNINGS", "PYTEST_ADDOPTS",
-                "PYTEST_PLUGINS", "PYTEST_DISABLE_PLUGIN_AUTOLOAD", "ASYNCIO_C_EXPECT_BUILD"):
+    env = child_env(AC_LOG=str(root / "log.jsonl"))     # the asyncio_c under test first
+    env["PYTHONPATH"] = os.pathsep.join([*extra_path, env["PYTHONPATH"]])
+    for var in ("PYTEST_ADDOPTS", "PYTEST_PLUGINS", "PYTEST_DISABLE_PLUGIN_AUTOLOAD"):
         env.pop(var, None)
     return env
 
