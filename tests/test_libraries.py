@@ -341,7 +341,7 @@ def test_aiohttp_run_app(tmp_path, launcher):
 # --------------------------------------------------------------------------------------------
 # anyio
 
-async def _anyio_scenario(limpl):
+async def _anyio_scenario(limpl, tmp_path):
     _check_loop(limpl)
     log = []
 
@@ -497,15 +497,45 @@ async def _anyio_scenario(limpl):
         for _ in range(10):
             tg.start_soon(limited)
     assert peak == 2
+
+    # UDP (datagram endpoints), unix stream sockets, wait_readable (add_reader) on a raw socket
+    async with await anyio.create_udp_socket(local_host="127.0.0.1") as a, \
+            await anyio.create_udp_socket(local_host="127.0.0.1") as b:
+        port = b.extra(anyio.abc.SocketAttribute.local_port)
+        for i in range(20):
+            await a.sendto(b"m%d" % i, "127.0.0.1", port)
+        assert [(await b.receive())[0] for _ in range(20)] == [b"m%d" % i for i in range(20)]
+
+    async def unix_echo(stream):
+        async with stream:
+            await stream.send(await stream.receive())
+
+    listener = await anyio.create_unix_listener(str(tmp_path / "anyio.sock"))
+    async with listener, anyio.create_task_group() as tg:
+        tg.start_soon(listener.serve, unix_echo)
+        async with await anyio.connect_unix(str(tmp_path / "anyio.sock")) as c:
+            await c.send(b"hello unix")
+            assert await c.receive() == b"hello unix"
+        tg.cancel_scope.cancel()
+
+    r, w = socket.socketpair()
+    with r, w:
+        async def later():
+            await anyio.sleep(0.001)
+            w.send(b"x")
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(later)
+            await anyio.wait_readable(r)
+            assert r.recv(1) == b"x"
     return "done"
 
 
-def test_anyio_run_with_loop_factory(limpl):
+def test_anyio_run_with_loop_factory(limpl, tmp_path):
     errors = []
 
     async def main():
         asyncio.get_running_loop().set_exception_handler(lambda l, c: errors.append(c))
-        return await _anyio_scenario(limpl)
+        return await _anyio_scenario(limpl, tmp_path)
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ResourceWarning)
