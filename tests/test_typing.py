@@ -116,6 +116,11 @@ GOOD = '''
     loop.close()
     assert isinstance(loop, asyncio.AbstractEventLoop)
 
+    other = asyncio.new_event_loop()
+    other.set_task_factory(asyncio_c.task_factory)  # type: ignore[arg-type]
+    assert_type(other.run_until_complete(num(8)), int)
+    other.close()
+
     with asyncio.Runner(loop_factory=asyncio_c.new_event_loop) as runner:
         assert_type(runner.run(num(7)), int)
     if sys.version_info >= (3, 12):
