@@ -390,6 +390,16 @@ static PyMethodDef module_methods[] = {
 
 static PyModuleDef_Slot module_slots[] = {
     {Py_mod_exec, module_exec},
+#ifdef Py_mod_multiple_interpreters     /* 3.12+ */
+    /* Every object the module keeps is in its module state or in its heap
+     * types (no static PyObject*, no static mutable C data; the process
+     * reaper threads of process.c touch no Python object), so each
+     * interpreter gets a module of its own, and one with its own GIL is
+     * fine: asyncio_c.run() works in an isolated subinterpreter
+     * (tests/test_packaging.py).  (3.11: the subinterpreters of the C API
+     * share the GIL, and a multi-phase module loads in them.) */
+    {Py_mod_multiple_interpreters, Py_MOD_PER_INTERPRETER_GIL_SUPPORTED},
+#endif
     {0, NULL},
 };
 
