@@ -244,4 +244,11 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
+    # As ipykernel_launcher: `python -m` put the current directory (the notebook's) first on
+    # sys.path; take it off while ipykernel loads, so that a notebook's own tornado.py or zmq.py
+    # cannot shadow the kernel's modules.  IPython's init_path() puts it back for the cells.
+    import os
+    if sys.path and (sys.path[0] == ""
+                     or os.path.realpath(sys.path[0]) == os.path.realpath(os.getcwd())):
+        del sys.path[0]
     sys.exit(main())

@@ -119,10 +119,13 @@ async def boom():
     await asyncio.sleep(0)
     raise ValueError("boom from a coroutine")
 await boom()""",
+    # the seeds' script form inside a notebook: asyncio refuses it, as on the stock kernel
+    "asyncio_run": "async def main():\n    pass\nasyncio.run(main())",
     "after_error": """\
 r = await asyncio.gather(asyncio.sleep(0, 'a'), asyncio.sleep(0, 'b'))
 print(r)""",
     "autoawait": "%autoawait",
+    "local_module": "import notebook_helper\nprint(notebook_helper.VALUE)",
     # Jupyter's "interrupt kernel" is a SIGINT to the kernel process (jupyter_client's
     # interrupt_mode "signal"); sent here by the cell itself, from a thread, while the main
     # thread waits in the loop's poll
@@ -148,6 +151,11 @@ def notebook(tmp_path_factory):
     spec_dir = tmp / "prefix" / "share" / "jupyter" / "kernels" / "asyncio_c"
     listed = subprocess.run([sys.executable, "-m", "asyncio_c.kernel", "list"],
                             env=env, capture_output=True, text=True, timeout=TIMEOUT)
+
+    # the kernel's working directory (the notebook's) holds the user's own modules: one is
+    # imported by a cell, one named like a module ipykernel needs must not shadow it
+    (tmp / "notebook_helper.py").write_text("VALUE = 'from the notebook directory'\n")
+    (tmp / "tornado.py").write_text("raise ImportError('the notebook dir shadowed tornado')\n")
 
     nb = nbformat.v4.new_notebook()
     nb.metadata["kernelspec"] = {"name": "asyncio_c", "display_name": "asyncio_c test kernel",
@@ -271,8 +279,20 @@ def test_exception_in_awaited_coroutine(notebook):
     assert "await boom()" in tb and 'raise ValueError("boom from a coroutine")' in tb
 
 
+def test_asyncio_run_in_cell_refused(notebook):
+    ename, evalue, _ = _error(notebook, "asyncio_run")
+    assert (ename, evalue) == ("RuntimeError",
+                               "asyncio.run() cannot be called from a running event loop")
+
+
 def test_kernel_works_after_errors(notebook):
     assert _lines(notebook, "after_error") == ["['a', 'b']"]
+
+
+def test_notebook_directory_modules(notebook):
+    """The kernel started although the notebook's directory has a tornado.py (it is off sys.path
+    while ipykernel loads, as with ipykernel_launcher) and cells import from that directory."""
+    assert _lines(notebook, "local_module") == ["from the notebook directory"]
 
 
 def test_autoawait_magic_in_kernel(notebook):
@@ -298,7 +318,8 @@ setup = {"asyncio": "%autoawait asyncio", "policy": "%autoawait asyncio",
 cells = [
     setup,
     "import asyncio",
-    "await asyncio.sleep(0); lt = type(asyncio.get_running_loop()); tt = type(asyncio.current_task())",
+    "await asyncio.sleep(0); lt = type(asyncio.get_running_loop()); "
+    "tt = type(asyncio.current_task())",
     "await asyncio.sleep(0); t = asyncio.get_running_loop().create_task(asyncio.sleep(0, 'kept'))",
     "kept = await t",
     "res = await asyncio.gather(*(asyncio.sleep(0, i) for i in range(3)))",
