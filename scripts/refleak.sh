@@ -100,6 +100,10 @@ export ASYNCIO_C_EXPECT_BUILD="$AC_TOP/asyncio_c"
 #  - 3.11.2's socket transports lack _SelectorTransport._add_reader (3.11.7 has it), which
 #    skips registering the reader when the protocol paused reading in connection_made: the
 #    [asyncio] case of test_pause_reading_in_connection_made gets the data anyway
+#  - for the same reasons the bad-argument matrix of those two transports finds asyncio's
+#    NotImplementedError where ours (and 3.11.7's) answer (it runs in child interpreters: the
+#    refleak plugin measures nothing there anyway), and 3.11.2's read pipe transport closed in
+#    connection_made stays alive (the [asyncio] case of test_faults_freed's pipe test)
 ENV_DESELECT=(tests/test_task.py::test_timeout_expires
               tests/test_cli.py::test_module_exit_and_exception
               "tests/test_net_dgram_pipes.py::test_dgram_pause_resume_reading[asyncio]"
@@ -115,7 +119,10 @@ ENV_DESELECT=(tests/test_task.py::test_timeout_expires
               "tests/test_transport_pipes.py::test_read_pipe_data_received_error[asyncio]"
               "tests/test_transport_pipes.py::test_read_pipe_with_streams[asyncio]"
               "tests/test_net_transports.py::test_pause_reading_in_connection_made[asyncio-tcp]"
-              "tests/test_net_transports.py::test_pause_reading_in_connection_made[asyncio-unix]")
+              "tests/test_net_transports.py::test_pause_reading_in_connection_made[asyncio-unix]"
+              "tests/test_faults_types.py::test_bad_arguments_matrix[DatagramTransport]"
+              "tests/test_faults_types.py::test_bad_arguments_matrix[ReadPipeTransport]"
+              "tests/test_faults_freed.py::test_pipe_transport_closed_and_dropped_from_its_callback[asyncio-connection_made]")
 deselect=()
 for t in "${ENV_DESELECT[@]}"; do
     deselect+=(--deselect "$t")

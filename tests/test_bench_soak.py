@@ -15,6 +15,13 @@ import sys
 
 import pytest
 
+# Under scripts/debug.sh's ASan run: these drive bench/ scripts in child processes that import
+# the checkout's in-place build (not the sanitized one) and draw charts with matplotlib, whose
+# C++ exceptions abort under the preloaded ASan runtime ("CHECK failed ... real___cxa_throw").
+pytestmark = pytest.mark.skipif(os.environ.get("ASYNCIO_C_MEMCHECK") == "asan",
+                                reason="bench tool children: not the ASan build; matplotlib "
+                                       "aborts under a preloaded ASan runtime")
+
 from _loop_helpers import child_env as _env, pid_gone as _gone
 
 TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

@@ -15,6 +15,13 @@ import pytest
 
 pytest.importorskip("uvloop")
 
+# Under scripts/debug.sh's ASan run: these drive bench/ scripts in child processes that import
+# the checkout's in-place build (not the sanitized one) and draw charts with matplotlib, whose
+# C++ exceptions abort under the preloaded ASan runtime ("CHECK failed ... real___cxa_throw").
+pytestmark = pytest.mark.skipif(os.environ.get("ASYNCIO_C_MEMCHECK") == "asan",
+                                reason="bench tool children: not the ASan build; matplotlib "
+                                       "aborts under a preloaded ASan runtime")
+
 TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BENCH = os.path.join(TOP, "bench")
 LOOPS = ("asyncio", "uvloop", "asyncio_c", "asyncio_c+native")

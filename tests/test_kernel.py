@@ -24,7 +24,8 @@ nbformat = pytest.importorskip("nbformat")
 nbclient = pytest.importorskip("nbclient")
 pytest.importorskip("ipykernel")
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# where this process imported asyncio_c from: the checkout, or scripts/debug.sh's build
+PKG_DIR = os.path.dirname(os.path.dirname(os.path.abspath(asyncio_c.__file__)))
 TIMEOUT = 120
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
@@ -32,7 +33,7 @@ ANSI = re.compile(r"\x1b\[[0-9;]*m")
 def _env(tmp):
     """Environment of every child: this checkout's asyncio_c, Jupyter and IPython dirs in tmp."""
     env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (REPO, env.get("PYTHONPATH")) if p)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (PKG_DIR, env.get("PYTHONPATH")) if p)
     for var in ("PYTHONASYNCIODEBUG", "PYTHONDEVMODE", "PYTHONWARNINGS"):
         env.pop(var, None)
     env.update(

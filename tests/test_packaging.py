@@ -31,7 +31,10 @@ import pytest
 
 import asyncio_c
 
-ROOT = Path(asyncio_c.__file__).resolve().parent.parent   # the checkout under test
+ROOT = Path(__file__).resolve().parent.parent               # the checkout under test
+# where the asyncio_c under test is imported from: ROOT, or an out-of-tree build
+# (scripts/debug.sh's ASan/valgrind builds)
+PKG_ROOT = Path(asyncio_c.__file__).resolve().parent.parent
 WHEEL_ON = (3, 13)
 _KNOB = os.environ.get("ASYNCIO_C_PACKAGING", "")
 
@@ -274,7 +277,7 @@ if sys.version_info[:2] == (3, 12):
 @pytest.mark.timeout(300)
 def test_subinterpreters(tmp_path):
     kinds = ["legacy", "isolated"] if sys.version_info >= (3, 12) else ["legacy"]
-    proc = subprocess.run([sys.executable, "-c", DRIVER, str(ROOT), ",".join(kinds)],
+    proc = subprocess.run([sys.executable, "-c", DRIVER, str(PKG_ROOT), ",".join(kinds)],
                           cwd=tmp_path, env=clean_env(), capture_output=True, text=True,
                           timeout=280)
     assert proc.returncode == 0, proc.stdout + proc.stderr
