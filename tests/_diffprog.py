@@ -9,6 +9,10 @@ Modes:
     "asyncio"  asyncio.SelectorEventLoop, asyncio's functions            (the oracle)
     "c_loop"   asyncio_c's loop, asyncio's gather/wait/wait_for/shield/sleep
     "c_native" asyncio_c's loop, asyncio_c's native gather/wait/wait_for/shield/sleep
+    "c_patch"  asyncio_c's loop with asyncio_c.patch() in force during the run: asyncio.gather
+               & co. are the native ones, also inside asyncio's own Python code (on 3.12+
+               asyncio.wait_for, built on asyncio.timeout; as_completed's Queue; TaskGroup);
+               unpatched after the run, even when it fails
 
 Objects.  Body i runs as task ``Ti`` (spawned on first use, at most once); future j is
 ``Fj`` (loop.create_future()).  A reference is ("T", i), ("F", j) or ("C", i): the bare
@@ -27,7 +31,24 @@ Ops only in a body (they await):
     ("wait", refs, return_when, timeout)
     ("wait_for", ref, timeout)
     ("shield", ref)
-    ("timeout", delay, ops)          async with asyncio.timeout(delay): ops
+    ("timeout", delay, ops)          async with asyncio.timeout(delay) as cm: ops
+    ("timeout_at", delay, ops)       async with asyncio.timeout_at(loop.time() + delay) as cm
+                                     (delay None: timeout_at(None)); both log cm.when() in
+                                     relative form (None / "past" / "never", never a time) and
+                                     cm.expired() after the block
+    ("reschedule", delay)            (in a timeout's ops) cm.reschedule(None / loop.time() /
+                                     loop.time() + NEVER) on the innermost cm of the body
+    ("as_completed", refs, timeout, form)
+                                     for c in asyncio.as_completed(refs, timeout=timeout): await
+                                     c, each outcome recorded (every outcome is caught one by
+                                     one, even a CancelledError unless the body itself is
+                                     being cancelled; TimeoutError ends the loop); form "async"
+                                     (3.13+): async for f in as_completed(...), recording each
+                                     future's label and state.  refs are tasks and futures only
+                                     (see below)
+    ("raise_base", k)                raise DiffBase(k): a BaseException that is neither
+                                     Exception nor CancelledError (the Task stores it as its
+                                     exception; TaskGroup and gather see a BaseException)
     ("taskgroup", bodies, ops)       async with TaskGroup() as tg: spawn bodies in tg; ops
     ("try", ops, how)                how: "log" (swallow anything), "reraise", "uncancel"
     ("cancel_self", msg)             current_task().cancel(msg), and go on
@@ -44,6 +65,13 @@ expired timers behind the ready queue), and two such timers created at different
 different deadlines (CLOCK_MONOTONIC has ns resolution, far below the microseconds between two
 ops) so they fire in creation order on both loops.  No op sleeps a real delay: the order of a
 real timer against sleep(0) ticks would depend on the speed of the machine.
+
+as_completed.  asyncio builds its set of futures with set(fs) (order: object addresses) and
+adds its done callback to each in that order: the futures already done when as_completed
+starts are queued in an arbitrary order (the ones that finish later in completion order).  So
+its refs are tasks and futures, never bare coroutines (ensure_future would create their tasks in
+set order), and the outcomes of the k futures already done at the start (all consumed in one
+step: their callbacks run in one loop iteration, before any later one) are recorded sorted.
 
 The trace records, in order: every op's outcome (values, exception types and args, i.e.
 cancellation messages), done-callbacks, the final state of every task and future; and, as a
@@ -63,7 +91,7 @@ import asyncio_c
 PY = sys.version_info[:2]
 NEVER = 3600.0
 WHENS = ("FIRST_COMPLETED", "FIRST_EXCEPTION", "ALL_COMPLETED")
-MODES = ("asyncio", "c_loop", "c_native")
+MODES = ("asyncio", "c_loop", "c_native", "c_patch")
 HANG_SECONDS = 20.0   # a program takes milliseconds: one that runs this long is a hang
 
 
@@ -87,6 +115,10 @@ def make_exc(e):
     if e == "cancel":
         return asyncio.CancelledError("own")
     return Err(e)
+
+
+class DiffBase(BaseException):
+    """The BaseException (not an Exception, not a CancelledError) programs raise."""
 
 
 class Hang(BaseException):
@@ -161,6 +193,7 @@ def programs(max_bodies=5, max_fut=3):
         )
         tick = st.tuples(st.just("tick"), st.integers(1, 3))
         timeout = st.sampled_from([None, 0, NEVER])
+        ac_form = st.sampled_from(["for", "async"]) if PY >= (3, 13) else st.just("for")
 
         def body_ops(leaf):
             return st.one_of(
@@ -174,12 +207,17 @@ def programs(max_bodies=5, max_fut=3):
                 st.tuples(st.just("shield"), ref),
                 st.tuples(st.just("cancel_self"), msg),
                 st.tuples(st.just("raise"), eid),
+                st.tuples(st.just("as_completed"), st.lists(wref, max_size=3).map(tuple),
+                          timeout, ac_form),
+                st.tuples(st.just("raise_base"), st.integers(0, 2)),
             )
 
         flat = body_ops(st.nothing())
         flat_list = st.lists(flat, max_size=3)
+        resched = st.tuples(st.just("reschedule"), timeout)
+        tmo_list = st.lists(st.one_of(flat, resched), max_size=3)
         nested = st.one_of(
-            st.tuples(st.just("timeout"), timeout, flat_list),
+            st.tuples(st.sampled_from(["timeout", "timeout_at"]), timeout, tmo_list),
             st.tuples(st.just("taskgroup"), st.lists(tidx, max_size=2).map(tuple), flat_list),
             st.tuples(st.just("try"), flat_list, st.sampled_from(["log", "reraise", "uncancel"])),
         )
@@ -214,7 +252,8 @@ class Run:
     def __init__(self, prog, mode):
         self.prog = prog
         self.mode = mode
-        self.api = _Api(asyncio_c if mode == "c_native" else asyncio)
+        self.api = None           # set by run() (in mode c_patch, once patched)
+        self.cms = {}             # body label -> stack of its asyncio.timeout cms
         self.trace = []
         self.handler_calls = []
         self.labels = {}          # id(obj) -> label, for tasks/futures we made
@@ -427,19 +466,46 @@ class Run:
         if kind == "raise":
             self.log(where, "raise", op[1])
             raise make_exc(op[1])
+        if kind == "raise_base":
+            self.log(where, kind, op[1])
+            raise DiffBase(op[1])
+        if kind == "reschedule":
+            stack = self.cms.get(where)
+            if not stack:
+                self.log(where, kind, "no cm")
+                return None
+            cm = stack[-1]
+            delay = op[1]
+            try:
+                cm.reschedule(None if delay is None else self.loop.time() + delay)
+            except RuntimeError as e:
+                self.log(where, kind, "raised", self.desc_exc(e))
+                return None
+            self.log(where, kind, delay, self.when(cm), cm.expired())
+            return None
+        if kind == "as_completed":
+            return await self.as_completed(where, op)
         if kind == "cancel_self":
             t = asyncio.current_task()
             self.log(where, kind, t.cancel() if op[1] is None else t.cancel(op[1]))
             return None
-        if kind == "timeout":
+        if kind in ("timeout", "timeout_at"):
             delay = op[1]
+            if kind == "timeout":
+                cm = asyncio.timeout(delay)
+            else:
+                cm = asyncio.timeout_at(None if delay is None else self.loop.time() + delay)
+            stack = self.cms.setdefault(where, [])
+            stack.append(cm)
             try:
-                async with asyncio.timeout(delay):
+                async with cm:
                     r = await self.run_ops(where, op[2])
             except BaseException as e:
-                self.log(where, "timeout-exc", self.desc_exc(e))
+                self.log(where, "timeout-exc", self.desc_exc(e), self.when(cm), cm.expired())
                 raise
-            self.log(where, "timeout-ok")
+            finally:
+                stack.pop()
+            self.log(where, "timeout-ok", self.when(cm), cm.expired())
             return r if isinstance(r, tuple) else None
         if kind == "taskgroup":
             kids = [f"T{i}" for i in op[1]]
@@ -527,6 +593,79 @@ class Run:
         self.do_action(where, op)
         return None
 
+    def when(self, cm):
+        """cm.when() in relative form: the absolute times differ from run to run."""
+        w = cm.when()
+        if w is None:
+            return None
+        return "never" if w > self.loop.time() + NEVER / 2 else "past"
+
+    async def as_completed(self, where, op):
+        refs, timeout, form = op[1], op[2], op[3]
+        targets = [f"T{n}" for k, n in refs if k != "F"]
+        if self.would_cycle(where, targets):
+            self.log(where, "as_completed", "skipped: cycle")
+            return None
+        if form == "async" and PY < (3, 13):
+            self.log(where, "as_completed", "skipped: no async for before 3.13")
+            return None
+        self.edges(where, targets, +1)
+        outcomes = []
+        k = None
+        try:
+            try:
+                objs = [self.resolve(r) for r in refs]
+                it = asyncio.as_completed(objs, timeout=timeout)
+            except (LookupError, TypeError, ValueError, RuntimeError) as e:
+                self.log(where, "as_completed", "setup-raised", self.desc_exc(e))
+                return None
+
+            def ndone():
+                return len({id(o) for o in objs if o.done()})
+
+            try:
+                if form == "async":
+                    k = ndone()
+                    async for f in it:
+                        outcomes.append((self.label(f), self.state(f)))
+                else:
+                    me = asyncio.current_task()
+                    c0 = me.cancelling()
+                    for c in it:
+                        if k is None:
+                            k = ndone()   # (3.11/3.12: a generator, set up by next())
+                        try:
+                            v = await c
+                        except asyncio.CancelledError as e:
+                            # a cancelled future's outcome, unless we are being cancelled
+                            # (then the iteration stops with it)
+                            if me.cancelling() > c0:
+                                raise
+                            outcomes.append(("raised", self.desc_exc(e)))
+                        except (Exception, DiffBase) as e:
+                            # (caught one by one: the order of the first ones is arbitrary)
+                            outcomes.append(("raised", self.desc_exc(e)))
+                            if isinstance(e, TimeoutError):
+                                break
+                        else:
+                            outcomes.append(("ok", self.norm(v)))
+            except TimeoutError as e:
+                outcomes.append(("raised", self.desc_exc(e)))
+            except BaseException as e:
+                self.log(where, "as_completed", "raised", self.desc_exc(e),
+                         self.ac_outcomes(outcomes, k))
+                raise
+        finally:
+            self.edges(where, targets, -1)
+        self.log(where, "as_completed", "->", self.ac_outcomes(outcomes, k))
+        return None
+
+    @staticmethod
+    def ac_outcomes(outcomes, k):
+        # the k first (already done at the start) in set order, i.e. arbitrary: sorted
+        k = k or 0
+        return sorted(outcomes[:k], key=repr) + outcomes[k:]
+
     # -- the waits-for graph (nodes: body labels), to keep programs free of cycles
 
     def edges(self, src, targets, d):
@@ -595,6 +734,16 @@ class Run:
                                    self.label(fut) if fut is not None else None))
 
     def run(self):
+        if self.mode != "c_patch":
+            return self.run_patched()
+        asyncio_c.patch()
+        try:
+            return self.run_patched()
+        finally:
+            asyncio_c.unpatch()
+
+    def run_patched(self):
+        self.api = _Api(asyncio_c if self.mode == "c_native" else asyncio)
         if self.mode == "asyncio":
             loop = asyncio.SelectorEventLoop()
             eager_factory = getattr(asyncio, "eager_task_factory", None)
@@ -680,7 +829,7 @@ def first_difference(a, b):
     return None
 
 
-def check(prog, modes=("c_loop", "c_native"), repeat=1):
+def check(prog, modes=("c_loop", "c_native", "c_patch"), repeat=1):
     """Run prog on asyncio and on the given asyncio_c modes; AssertionError on a divergence."""
     oracle = run_program(prog, "asyncio")
     for _ in range(repeat):
