@@ -97,6 +97,7 @@ import re
 import signal
 import sys
 import time
+import warnings
 
 import asyncio_c
 
@@ -883,29 +884,34 @@ class Run:
                 signal.setitimer(signal.ITIMER_REAL, max(left, 0.001))
         # Release everything and collect, so every "never retrieved" / "destroyed but
         # pending" report has been made before the handler calls are compared.
-        self.labels_snapshot = dict(self.labels)
-        self.objs.clear()
-        self.tasks.clear()
-        self.futs = []
-        self.cbs.clear()
-        self.event = self.lock = self.queue = None   # (their waiters hold tasks left pending)
-        self.made = []
-        self.loop = None
         # A coroutine left suspended in an asyncio primitive (Queue.get, Lock.acquire) and
         # closed by the collector after loop.close() fails to cancel its waiter ("Event loop
-        # is closed"): Python reports that as unraisable; compared like the handler calls.
+        # is closed"): Python reports that as unraisable; compared like the handler calls, and
+        # so are the warnings the release gives ("coroutine ... was never awaited").
         unraisable = []
         old_hook = sys.unraisablehook
         sys.unraisablehook = lambda u: unraisable.append(
             ("unraisable", type(u.exc_value).__name__, self.norm(str(u.exc_value))))
         try:
-            for _ in range(3):
-                if not gc.collect():
-                    break
+            with warnings.catch_warnings(record=True) as warned:
+                warnings.simplefilter("always")
+                self.labels_snapshot = dict(self.labels)
+                self.objs.clear()
+                self.tasks.clear()
+                self.futs = []
+                self.cbs.clear()
+                self.event = self.lock = self.queue = None   # (their waiters hold tasks)
+                self.made = []
+                self.loop = None
+                for _ in range(3):
+                    if not gc.collect():
+                        break
         finally:
             sys.unraisablehook = old_hook
             gc.unfreeze()
         self.handler_calls.extend(unraisable)
+        self.handler_calls.extend(("warning", w.category.__name__, self.norm(str(w.message)))
+                                  for w in warned)
         return {"trace": self.trace, "handler": sorted(map(repr, self.handler_calls))}
 
 
