@@ -681,7 +681,6 @@ class Run:
             return None
         self.edges(where, targets, +1)
         outcomes = []
-        k = None
         try:
             try:
                 objs = [self.resolve(r) for r in refs]
@@ -690,18 +689,12 @@ class Run:
                 self.log(where, "as_completed", "setup-raised", self.desc_exc(e))
                 return None
 
-            def ndone():
-                return len({id(o) for o in objs if o.done()})
-
             try:
                 if form == "async":
-                    k = ndone()
                     async for f in it:
                         outcomes.append((self.label(f), self.state(f)))
                 else:
                     for c in it:
-                        if k is None:
-                            k = ndone()   # (3.11/3.12: a generator, set up by next())
                         try:
                             v = await c
                         except asyncio.CancelledError as e:
@@ -723,17 +716,17 @@ class Run:
                 outcomes.append(("raised", self.desc_exc(e)))
             except BaseException as e:
                 self.log(where, "as_completed", "raised", self.desc_exc(e),
-                         self.ac_outcomes(outcomes, k))
+                         self.ac_outcomes(outcomes))
                 raise
         finally:
             self.edges(where, targets, -1)
-        self.log(where, "as_completed", "->", self.ac_outcomes(outcomes, k))
+        self.log(where, "as_completed", "->", self.ac_outcomes(outcomes))
         return None
 
     @staticmethod
-    def ac_outcomes(outcomes, k):
-        # the k first (already done at the start) come in set order, i.e. arbitrary, and a
-        # cancellation of ours requested before the start may come first: all sorted
+    def ac_outcomes(outcomes):
+        # the first ones (the futures already done at the start) come in set order, i.e.
+        # arbitrary: all sorted (see the docstring)
         return sorted(outcomes, key=repr)
 
     # -- the waits-for graph (nodes: body labels), to keep programs free of cycles
