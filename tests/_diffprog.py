@@ -9,6 +9,10 @@ Modes:
     "asyncio"  asyncio.SelectorEventLoop, asyncio's functions            (the oracle)
     "c_loop"   asyncio_c's loop, asyncio's gather/wait/wait_for/shield/sleep
     "c_native" asyncio_c's loop, asyncio_c's native gather/wait/wait_for/shield/sleep
+    "c_patch"  asyncio_c's loop with asyncio_c.patch() in force during the run (unpatched
+               after it, even when it fails): asyncio.gather/wait/wait_for/shield/sleep, as the
+               program calls them, are the native ones; asyncio.timeout, TaskGroup,
+               as_completed and the Event/Lock/Queue stay asyncio's Python code over them
 
 Objects.  Body i runs as task ``Ti`` (spawned on first use, at most once); future j is
 ``Fj`` (loop.create_future()).  A reference is ("T", i), ("F", j) or ("C", i): the bare
@@ -18,6 +22,9 @@ i is already spawned, ("C", i) means ("T", i)).
 Ops (any place: main, a body, a callback):
     ("set_result", j, v) ("set_exception", j, e) ("cancel", ref, msg) ("uncancel", i)
     ("spawn", i) ("probe", ref) ("add_cb", ref, k) ("remove_cb", ref, k)
+    ("ev_set",) ("ev_clear",) ("q_put", v) ("q_get_nowait",) ("lock_probe",)
+        on the program's one asyncio.Event, asyncio.Lock and asyncio.Queue(maxsize=1) (made by
+        main at its start: asyncio's pure-Python primitives over the loop's futures)
     ("call_soon", op) ("call_later0", op) ("call_never", op)   op: one of the above, or
     ("boom", e) (raise from a callback: the loop's exception handler gets it)
 Ops only in a body (they await):
@@ -27,15 +34,39 @@ Ops only in a body (they await):
     ("wait", refs, return_when, timeout)
     ("wait_for", ref, timeout)
     ("shield", ref)
-    ("timeout", delay, ops)          async with asyncio.timeout(delay): ops
+    ("timeout", delay, ops)          async with asyncio.timeout(delay) as cm: ops
+    ("timeout_at", delay, ops)       async with asyncio.timeout_at(loop.time() + delay) as cm
+                                     (delay None: timeout_at(None)); both log cm.when() in
+                                     relative form (None / "past" / "never", never a time) and
+                                     cm.expired() after the block
+    ("reschedule", delay)            (in a timeout's ops) cm.reschedule(None / loop.time() /
+                                     loop.time() + NEVER) on the innermost cm of the body
+    ("as_completed", refs, timeout, form)
+                                     for c in asyncio.as_completed(refs, timeout=timeout): await
+                                     c, each outcome recorded (every outcome is caught one by
+                                     one, even a CancelledError unless the body itself is
+                                     being cancelled; TimeoutError ends the loop); form "async"
+                                     (3.13+): async for f in as_completed(...), recording each
+                                     future's label and state.  refs are tasks and futures only
+                                     (see below)
+    ("ev_wait",) ("q_get",) ("q_put_wait", v)
+                                     await event.wait() / queue.get() / queue.put(v)
+    ("lock", ops)                    async with lock: ops
+    ("raise_base", k)                raise DiffBase(k): a BaseException that is neither
+                                     Exception nor CancelledError (the Task stores it as its
+                                     exception; TaskGroup and gather see a BaseException);
+                                     k "kbi" / "exit": KeyboardInterrupt / SystemExit, which
+                                     the Task also re-raises out of run_until_complete: the
+                                     runner logs it ("escaped") and runs the loop on (Run.drive)
     ("taskgroup", bodies, ops)       async with TaskGroup() as tg: spawn bodies in tg; ops
     ("try", ops, how)                how: "log" (swallow anything), "reraise", "uncancel"
     ("cancel_self", msg)             current_task().cancel(msg), and go on
     ("raise", e)                     raise Err(e)
     ("return", v)
 The main coroutine performs only non-blocking ops and ("tick", n): it never blocks, so every
-program ends: after main's ops, an end phase ticks, then cancels every pending task and
-future in rounds until all are done (bodies are finite, so a few rounds suffice).
+program ends: after main's ops (and three ticks), an end phase (a second task) cancels every
+pending task and future in rounds until all are done (bodies are finite, so a few rounds
+suffice).
 
 Time.  The trace must not depend on machine speed, so the only delays are 0 and NEVER
 (3600 s, far beyond the program's life).  A timer of delay 0 created at loop time t fires in
@@ -44,6 +75,15 @@ expired timers behind the ready queue), and two such timers created at different
 different deadlines (CLOCK_MONOTONIC has ns resolution, far below the microseconds between two
 ops) so they fire in creation order on both loops.  No op sleeps a real delay: the order of a
 real timer against sleep(0) ticks would depend on the speed of the machine.
+
+as_completed.  asyncio builds its set of futures with set(fs) (order: object addresses) and
+adds its done callback to each in that order: the futures already done when as_completed
+starts are queued in an arbitrary order (the ones that finish later in completion order).  So
+its refs are tasks and futures, never bare coroutines (ensure_future would create their tasks in
+set order), every outcome is caught (the futures already done at the start are all consumed
+in one step of the body: their callbacks run in one loop iteration, before any later one; the
+body's own cancellation can come only while it waits, i.e. never among them), and the outcomes
+are recorded as a sorted list.
 
 The trace records, in order: every op's outcome (values, exception types and args, i.e.
 cancellation messages), done-callbacks, the final state of every task and future; and, as a
@@ -57,13 +97,14 @@ import re
 import signal
 import sys
 import time
+import warnings
 
 import asyncio_c
 
 PY = sys.version_info[:2]
 NEVER = 3600.0
 WHENS = ("FIRST_COMPLETED", "FIRST_EXCEPTION", "ALL_COMPLETED")
-MODES = ("asyncio", "c_loop", "c_native")
+MODES = ("asyncio", "c_loop", "c_native", "c_patch")
 HANG_SECONDS = 20.0   # a program takes milliseconds: one that runs this long is a hang
 
 
@@ -74,6 +115,16 @@ _CBS = re.compile(r" cb=\[[^\]]*\]")
 
 class Err(ValueError):
     """The exceptions programs raise: Err(id)."""
+
+
+def _innermost_function(e):
+    """The name of the Python function the exception was raised in."""
+    tb = e.__traceback__
+    if tb is None:
+        return None
+    while tb.tb_next is not None:
+        tb = tb.tb_next
+    return tb.tb_frame.f_code.co_name
 
 
 def make_exc(e):
@@ -87,6 +138,10 @@ def make_exc(e):
     if e == "cancel":
         return asyncio.CancelledError("own")
     return Err(e)
+
+
+class DiffBase(BaseException):
+    """The BaseException (not an Exception, not a CancelledError) programs raise."""
 
 
 class Hang(BaseException):
@@ -153,6 +208,9 @@ def programs(max_bodies=5, max_fut=3):
             st.tuples(st.just("add_cb"), wref, st.integers(0, 2)),
             st.tuples(st.just("remove_cb"), wref, st.integers(0, 2)),
             st.tuples(st.just("all_tasks")),
+            st.one_of(st.tuples(st.sampled_from(["ev_set", "ev_clear", "q_get_nowait",
+                                                 "lock_probe"])),
+                      st.tuples(st.just("q_put"), val)),
         )
         in_cb = st.one_of(simple, st.tuples(st.just("boom"), eid))
         action = st.one_of(
@@ -161,6 +219,7 @@ def programs(max_bodies=5, max_fut=3):
         )
         tick = st.tuples(st.just("tick"), st.integers(1, 3))
         timeout = st.sampled_from([None, 0, NEVER])
+        ac_form = st.sampled_from(["for", "async"]) if PY >= (3, 13) else st.just("for")
 
         def body_ops(leaf):
             return st.one_of(
@@ -174,14 +233,22 @@ def programs(max_bodies=5, max_fut=3):
                 st.tuples(st.just("shield"), ref),
                 st.tuples(st.just("cancel_self"), msg),
                 st.tuples(st.just("raise"), eid),
+                st.tuples(st.just("as_completed"), st.lists(wref, max_size=3).map(tuple),
+                          timeout, ac_form),
+                st.tuples(st.just("raise_base"), st.sampled_from([0, 1, "kbi", "exit"])),
+                st.one_of(st.tuples(st.sampled_from(["ev_wait", "q_get"])),
+                          st.tuples(st.just("q_put_wait"), val)),
             )
 
         flat = body_ops(st.nothing())
         flat_list = st.lists(flat, max_size=3)
+        resched = st.tuples(st.just("reschedule"), timeout)
+        tmo_list = st.lists(st.one_of(flat, resched), max_size=3)
         nested = st.one_of(
-            st.tuples(st.just("timeout"), timeout, flat_list),
+            st.tuples(st.sampled_from(["timeout", "timeout_at"]), timeout, tmo_list),
             st.tuples(st.just("taskgroup"), st.lists(tidx, max_size=2).map(tuple), flat_list),
             st.tuples(st.just("try"), flat_list, st.sampled_from(["log", "reraise", "uncancel"])),
+            st.tuples(st.just("lock"), flat_list),
         )
         op = st.one_of(body_ops(nested), st.tuples(st.just("return"), val))
         bodies = [draw(st.lists(op, max_size=5)) for _ in range(nb)]
@@ -214,7 +281,8 @@ class Run:
     def __init__(self, prog, mode):
         self.prog = prog
         self.mode = mode
-        self.api = _Api(asyncio_c if mode == "c_native" else asyncio)
+        self.api = None           # set by run() (in mode c_patch, once patched)
+        self.cms = {}             # body label -> stack of its asyncio.timeout cms
         self.trace = []
         self.handler_calls = []
         self.labels = {}          # id(obj) -> label, for tasks/futures we made
@@ -368,6 +436,20 @@ class Run:
                 else:
                     self.never_handles.append(self.loop.call_later(NEVER, callback))
                 self.log(where, kind)
+            elif kind == "ev_set":
+                self.event.set()
+                self.log(where, kind)
+            elif kind == "ev_clear":
+                self.event.clear()
+                self.log(where, kind)
+            elif kind == "q_put":
+                self.queue.put_nowait(op[1])
+                self.log(where, kind, op[1])
+            elif kind == "q_get_nowait":
+                self.log(where, kind, self.queue.get_nowait())
+            elif kind == "lock_probe":
+                self.log(where, kind, self.lock.locked(), self.event.is_set(),
+                         self.queue.qsize())
             elif kind == "all_tasks":
                 ts = asyncio.all_tasks(self.loop)
                 self.log(where, kind, sorted(self.label(t) for t in ts))
@@ -376,7 +458,7 @@ class Run:
             else:  # pragma: no cover
                 raise AssertionError(op)
         except (asyncio.InvalidStateError, LookupError, RuntimeError, TypeError,
-                ValueError) as e:
+                ValueError, asyncio.QueueEmpty, asyncio.QueueFull) as e:
             self.log(where, kind, "raised", self.desc_exc(e))
 
     def cb(self, k):
@@ -427,19 +509,73 @@ class Run:
         if kind == "raise":
             self.log(where, "raise", op[1])
             raise make_exc(op[1])
+        if kind == "raise_base":
+            self.log(where, kind, op[1])
+            if op[1] == "kbi":
+                raise KeyboardInterrupt("kbi")
+            if op[1] == "exit":
+                raise SystemExit("exit")
+            raise DiffBase(op[1])
+        if kind == "reschedule":
+            stack = self.cms.get(where)
+            if not stack:
+                self.log(where, kind, "no cm")
+                return None
+            cm = stack[-1]
+            delay = op[1]
+            try:
+                cm.reschedule(None if delay is None else self.loop.time() + delay)
+            except RuntimeError as e:
+                self.log(where, kind, "raised", self.desc_exc(e))
+                return None
+            self.log(where, kind, delay, self.when(cm), cm.expired())
+            return None
+        if kind == "as_completed":
+            return await self.as_completed(where, op)
+        if kind in ("ev_wait", "q_get", "q_put_wait"):
+            try:
+                if kind == "ev_wait":
+                    r = await self.event.wait()
+                elif kind == "q_get":
+                    r = await self.queue.get()
+                else:
+                    r = await self.queue.put(op[1])
+            except BaseException as e:
+                self.log(where, kind, "raised", self.desc_exc(e))
+                raise
+            self.log(where, kind, "->", self.norm(r))
+            return None
+        if kind == "lock":
+            try:
+                async with self.lock:
+                    self.log(where, "locked")
+                    r = await self.run_ops(where, op[1])
+            except BaseException as e:
+                self.log(where, "lock-exc", self.desc_exc(e), self.lock.locked())
+                raise
+            self.log(where, "unlocked", self.lock.locked())
+            return r if isinstance(r, tuple) else None
         if kind == "cancel_self":
             t = asyncio.current_task()
             self.log(where, kind, t.cancel() if op[1] is None else t.cancel(op[1]))
             return None
-        if kind == "timeout":
+        if kind in ("timeout", "timeout_at"):
             delay = op[1]
+            if kind == "timeout":
+                cm = asyncio.timeout(delay)
+            else:
+                cm = asyncio.timeout_at(None if delay is None else self.loop.time() + delay)
+            stack = self.cms.setdefault(where, [])
+            stack.append(cm)
             try:
-                async with asyncio.timeout(delay):
+                async with cm:
                     r = await self.run_ops(where, op[2])
             except BaseException as e:
-                self.log(where, "timeout-exc", self.desc_exc(e))
+                self.log(where, "timeout-exc", self.desc_exc(e), self.when(cm), cm.expired())
                 raise
-            self.log(where, "timeout-ok")
+            finally:
+                stack.pop()
+            self.log(where, "timeout-ok", self.when(cm), cm.expired())
             return r if isinstance(r, tuple) else None
         if kind == "taskgroup":
             kids = [f"T{i}" for i in op[1]]
@@ -527,6 +663,72 @@ class Run:
         self.do_action(where, op)
         return None
 
+    def when(self, cm):
+        """cm.when() in relative form: the absolute times differ from run to run."""
+        w = cm.when()
+        if w is None:
+            return None
+        return "never" if w > self.loop.time() + NEVER / 2 else "past"
+
+    async def as_completed(self, where, op):
+        refs, timeout, form = op[1], op[2], op[3]
+        targets = [f"T{n}" for k, n in refs if k != "F"]
+        if self.would_cycle(where, targets):
+            self.log(where, "as_completed", "skipped: cycle")
+            return None
+        if form == "async" and PY < (3, 13):
+            self.log(where, "as_completed", "skipped: no async for before 3.13")
+            return None
+        self.edges(where, targets, +1)
+        outcomes = []
+        try:
+            try:
+                objs = [self.resolve(r) for r in refs]
+                it = asyncio.as_completed(objs, timeout=timeout)
+            except (LookupError, TypeError, ValueError, RuntimeError) as e:
+                self.log(where, "as_completed", "setup-raised", self.desc_exc(e))
+                return None
+
+            try:
+                if form == "async":
+                    async for f in it:
+                        outcomes.append((self.label(f), self.state(f)))
+                else:
+                    for c in it:
+                        try:
+                            v = await c
+                        except asyncio.CancelledError as e:
+                            # a cancelled future's outcome (raised by f.result()), or our
+                            # own cancellation (raised where as_completed waits, in
+                            # Queue.get): that one ends the iteration
+                            if _innermost_function(e) == "get":
+                                raise
+                            outcomes.append(("raised", self.desc_exc(e)))
+                        except BaseException as e:
+                            # every outcome caught one by one: whatever the (arbitrary)
+                            # order of the first ones, they are all consumed
+                            outcomes.append(("raised", self.desc_exc(e)))
+                            if isinstance(e, TimeoutError):
+                                break
+                        else:
+                            outcomes.append(("ok", self.norm(v)))
+            except TimeoutError as e:
+                outcomes.append(("raised", self.desc_exc(e)))
+            except BaseException as e:
+                self.log(where, "as_completed", "raised", self.desc_exc(e),
+                         self.ac_outcomes(outcomes))
+                raise
+        finally:
+            self.edges(where, targets, -1)
+        self.log(where, "as_completed", "->", self.ac_outcomes(outcomes))
+        return None
+
+    @staticmethod
+    def ac_outcomes(outcomes):
+        # the first ones (the futures already done at the start) come in set order, i.e.
+        # arbitrary: all sorted (see the docstring)
+        return sorted(outcomes, key=repr)
+
     # -- the waits-for graph (nodes: body labels), to keep programs free of cycles
 
     def edges(self, src, targets, d):
@@ -554,6 +756,9 @@ class Run:
     async def main(self):
         loop = self.loop
         self.futs = [loop.create_future() for _ in range(self.prog.nfut)]
+        self.event = asyncio.Event()
+        self.lock = asyncio.Lock()
+        self.queue = asyncio.Queue(maxsize=1)
         for j, f in enumerate(self.futs):
             self.register(f"F{j}", f)
         for op in self.prog.main:
@@ -565,6 +770,8 @@ class Run:
                 self.do_action("main", op)
         for _ in range(3):
             await self.api.sleep(0)
+
+    async def end_phase(self):
         self.log("main", "end phase")
         for rnd in range(8):
             pending = [lab for lab, o in sorted(self.objs.items()) if not o.done()]
@@ -579,6 +786,32 @@ class Run:
             self.log("final", lab, self.state(o))
         for h in self.never_handles:
             h.cancel()
+
+    def drive(self, phase, hung):
+        """Run phase() (a coroutine function) in a task until it is done: a KeyboardInterrupt
+        or SystemExit a task raises leaves run_until_complete (asyncio's Task sets it as the
+        task's exception and re-raises it), is logged, and the loop runs on where it stopped.
+        False after a hang."""
+        task = self.loop.create_task(phase())
+        self.labels[id(task)] = "main"
+        while True:
+            try:
+                self.loop.run_until_complete(task)
+                return True
+            except (KeyboardInterrupt, SystemExit) as e:
+                self.log("escaped", self.desc_exc(e), task.done())
+                if task.done():
+                    return True
+            except RuntimeError as e:
+                if hung:
+                    self.log("HANG")
+                    return False
+                if "stopped before Future completed" not in str(e):
+                    raise
+                # The previous phase's task finished in the loop iteration that a
+                # KeyboardInterrupt/SystemExit left: run_until_complete's stop() callback
+                # was already scheduled, and stops this run: run on.
+                self.log("stopped early")
 
     def handler(self, loop, context):
         exc = context.get("exception")
@@ -595,6 +828,16 @@ class Run:
                                    self.label(fut) if fut is not None else None))
 
     def run(self):
+        if self.mode != "c_patch":
+            return self.run_patched()
+        asyncio_c.patch()
+        try:
+            return self.run_patched()
+        finally:
+            asyncio_c.unpatch()
+
+    def run_patched(self):
+        self.api = _Api(asyncio_c if self.mode == "c_native" else asyncio)
         if self.mode == "asyncio":
             loop = asyncio.SelectorEventLoop()
             eager_factory = getattr(asyncio, "eager_task_factory", None)
@@ -620,14 +863,8 @@ class Run:
         old_timer, _ = signal.setitimer(signal.ITIMER_REAL, HANG_SECONDS * 1.5)
         try:
             guard = loop.call_later(HANG_SECONDS, lambda: (hung.append(1), loop.stop()))
-            main = loop.create_task(self.main())
-            self.labels[id(main)] = "main"
-            try:
-                loop.run_until_complete(main)
-            except RuntimeError:
-                if not hung:
-                    raise
-                self.log("HANG")
+            if self.drive(self.main, hung):
+                self.drive(self.end_phase, hung)
             guard.cancel()
             # close: what is left pending is dropped (and reported by the handler at GC)
             loop.run_until_complete(loop.shutdown_asyncgens())
@@ -640,19 +877,34 @@ class Run:
                 signal.setitimer(signal.ITIMER_REAL, max(left, 0.001))
         # Release everything and collect, so every "never retrieved" / "destroyed but
         # pending" report has been made before the handler calls are compared.
-        self.labels_snapshot = dict(self.labels)
-        self.objs.clear()
-        self.tasks.clear()
-        self.futs = []
-        self.cbs.clear()
-        del main
-        self.loop = None
+        # A coroutine left suspended in an asyncio primitive (Queue.get, Lock.acquire) and
+        # closed by the collector after loop.close() fails to cancel its waiter ("Event loop
+        # is closed"): Python reports that as unraisable; compared like the handler calls, and
+        # so are the warnings the release gives ("coroutine ... was never awaited").
+        unraisable = []
+        old_hook = sys.unraisablehook
+        sys.unraisablehook = lambda u: unraisable.append(
+            ("unraisable", type(u.exc_value).__name__, self.norm(str(u.exc_value))))
         try:
-            for _ in range(3):
-                if not gc.collect():
-                    break
+            with warnings.catch_warnings(record=True) as warned:
+                warnings.simplefilter("always")
+                self.labels_snapshot = dict(self.labels)
+                self.objs.clear()
+                self.tasks.clear()
+                self.futs = []
+                self.cbs.clear()
+                self.event = self.lock = self.queue = None   # (their waiters hold tasks)
+                self.made = []
+                self.loop = None
+                for _ in range(3):
+                    if not gc.collect():
+                        break
         finally:
+            sys.unraisablehook = old_hook
             gc.unfreeze()
+        self.handler_calls.extend(unraisable)
+        self.handler_calls.extend(("warning", w.category.__name__, self.norm(str(w.message)))
+                                  for w in warned)
         return {"trace": self.trace, "handler": sorted(map(repr, self.handler_calls))}
 
 
@@ -680,7 +932,7 @@ def first_difference(a, b):
     return None
 
 
-def check(prog, modes=("c_loop", "c_native"), repeat=1):
+def check(prog, modes=("c_loop", "c_native", "c_patch"), repeat=1):
     """Run prog on asyncio and on the given asyncio_c modes; AssertionError on a divergence."""
     oracle = run_program(prog, "asyncio")
     for _ in range(repeat):

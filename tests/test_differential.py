@@ -1,11 +1,13 @@
 """Differential testing against asyncio: random programs run on asyncio and on asyncio_c.
 
 hypothesis builds programs (tests/_diffprog.py: tasks, bare futures, cancellations with and
-without messages, uncancel, sleep(0) ticks, gather/wait/wait_for/shield, asyncio.timeout,
-TaskGroup, exceptions, done callbacks, call_soon/call_later callbacks, state probes, 3.12+ eager
+without messages, uncancel, sleep(0) ticks, gather/wait/wait_for/shield, as_completed (and its
+3.13 async for), asyncio.timeout/timeout_at with reschedule, TaskGroup, exceptions, a
+BaseException of our own, KeyboardInterrupt/SystemExit leaving run_until_complete, done
+callbacks, call_soon/call_later callbacks, state probes, asyncio.Event/Lock/Queue, 3.12+ eager
 tasks); each one runs on asyncio's own loop (the oracle, same interpreter), then on asyncio_c's
-loop with asyncio's functions and on asyncio_c's loop with the native combinators, and the
-traces must be equal.  A divergence prints the program as Python source: shrink it, paste it
+loop with asyncio's functions, on asyncio_c's loop with the native combinators, and on
+asyncio_c's loop with asyncio_c.patch() in force, and the traces must be equal.  A divergence prints the program as Python source: shrink it, paste it
 into tests/test_differential_regressions.py, fix the bug.
 
 Examples per run: ASYNCIO_C_DIFF_EXAMPLES (default 500, about 10 s per interpreter: make test has a time budget);
@@ -102,3 +104,54 @@ def test_hang_is_reported(monkeypatch):
     prog = Program(bodies=[[]], nfut=0, main=[("tick", 1)])
     for mode in _diffprog.MODES:
         assert run_program(prog, mode)["trace"] == [("main", "stuck"), ("HANG",)]
+
+
+def test_new_ops_trace():
+    """as_completed, timeout rescheduling, a BaseException and a KeyboardInterrupt, the
+    primitives: same trace on every implementation, and the trace says what asyncio does."""
+    prog = Program(
+        bodies=[
+            [("tick", 1), ("raise_base", 0)],
+            [("as_completed", (("T", 0), ("F", 0)), None, "for"),
+             ("as_completed", (("F", 1),), 0, "for")],
+            [("timeout", NEVER, [("reschedule", 0), ("tick", 1)])],
+            [("timeout_at", None, [("reschedule", NEVER), ("tick", 1), ("reschedule", None)])],
+            [("lock", [("ev_wait",)]), ("q_get",), ("raise_base", "kbi")],
+        ],
+        nfut=2,
+        main=[("spawn", 1), ("spawn", 2), ("spawn", 3), ("spawn", 4), ("set_result", 0, 7),
+              ("tick", 2),
+              ("ev_set",), ("q_put", 4), ("tick", 2)],
+    )
+    traces = [run_program(prog, mode) for mode in _diffprog.MODES for _ in range(2)]
+    assert all(t == traces[0] for t in traces)
+    trace = traces[0]["trace"]
+    assert ("T1", "as_completed", "->", [("ok", 7),
+                                         ("raised", ("DiffBase", (0,), None, None))]) in trace
+    assert ("T1", "as_completed", "->", [("raised", ("TimeoutError", (), None, None))]) in trace
+    assert ("T2", "reschedule", 0, "past", False) in trace
+    assert ("T2", "timeout-exc", ("TimeoutError", (), "CancelledError", "CancelledError"),
+            "past", True) in trace
+    assert ("T3", "reschedule", NEVER, "never", False) in trace
+    assert ("T3", "timeout-ok", None, False) in trace
+    assert ("T4", "q_get", "->", 4) in trace
+    assert ("escaped", ("KeyboardInterrupt", ("kbi",), None, None), False) in trace
+    assert ("final", "T4", ("exception", ("KeyboardInterrupt", ("kbi",), None, None))) in trace
+
+
+def test_c_patch_mode_unpatches_on_failure(monkeypatch):
+    """Mode c_patch patches asyncio for the run only, even when the run fails."""
+    import asyncio
+
+    import asyncio_c
+    gather = asyncio.gather
+
+    def failing(self):
+        assert asyncio_c.is_patched()
+        raise KeyError("boom")
+
+    monkeypatch.setattr(_diffprog.Run, "run_patched", failing)
+    with pytest.raises(KeyError):
+        run_program(Program(bodies=[[]], nfut=0, main=[("tick", 1)]), "c_patch")
+    assert not asyncio_c.is_patched()
+    assert asyncio.gather is gather
