@@ -57,22 +57,15 @@ def parse(argv):
             opts["patch"] = True
         elif a == "--debug":
             opts["debug"] = True
-        elif a == "-m" or (a.startswith("-m") and not a.startswith("--")):
-            mod = a[2:]
-            if not mod:
+        elif a[:2] in ("-m", "-c"):
+            # -mMOD / -m MOD, -cCMD / -c CMD: the rest of argv is the program's
+            value = a[2:]
+            if not value:
                 i += 1
                 if i == len(argv):
-                    raise _UsageError("Argument expected for the -m option")
-                mod = argv[i]
-            return opts, "module", mod, argv[i + 1:]
-        elif a.startswith("-c"):
-            code = a[2:]
-            if not code:
-                i += 1
-                if i == len(argv):
-                    raise _UsageError("Argument expected for the -c option")
-                code = argv[i]
-            return opts, "command", code, argv[i + 1:]
+                    raise _UsageError(f"Argument expected for the {a} option")
+                value = argv[i]
+            return opts, ("module" if a[1] == "m" else "command"), value, argv[i + 1:]
         elif a == "--":
             i += 1
             if i == len(argv):

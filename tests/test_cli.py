@@ -262,7 +262,7 @@ def test_help():
     assert "python -m asyncio_c" in proc.stdout and "--patch" in proc.stdout
 
 
-@pytest.mark.parametrize("args", [[], ["--bogus", "x.py"], ["--patch"], ["-m"]])
+@pytest.mark.parametrize("args", [[], ["--bogus", "x.py"], ["--patch"], ["-m"], ["-c"], ["--debug", "-c"]])
 def test_usage_errors(args):
     proc = run(args, REPO)
     assert proc.returncode == 2
