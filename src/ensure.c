@@ -233,7 +233,7 @@ PyObject *
 ac_fut_cancel_message(ac_state *st, PyObject *fut)
 {
     if (ac_fut_is_ours(st, fut)) {
-        return ac_or_none(AC_FUT(fut)->fut_cancel_msg);
+        return ac_or_none(AC_RARE(AC_FUT(fut), cancel_msg));
     }
     return PyObject_GetAttr(fut, st->s_cancel_message);
 }

@@ -38,7 +38,7 @@ cbs_detach(FutureObj *fut, ac_cb **out)
     if (fut->fut_cb0.cb == NULL) {
         return 0;
     }
-    Py_ssize_t n = 1 + fut->fut_ncbs;
+    Py_ssize_t n = 1 + AC_NCBS(fut);
     ac_cb *v = PyMem_New(ac_cb, n);
     if (v == NULL) {
         PyErr_NoMemory();
@@ -46,11 +46,13 @@ cbs_detach(FutureObj *fut, ac_cb **out)
     }
     v[0] = fut->fut_cb0;
     for (Py_ssize_t i = 1; i < n; i++) {
-        v[i] = fut->fut_cbs[i - 1];
+        v[i] = fut->fut_cbs->v[i - 1];
     }
     fut->fut_cb0.cb = NULL;
     fut->fut_cb0.ctx = NULL;
-    fut->fut_ncbs = 0;
+    if (fut->fut_cbs != NULL) {
+        fut->fut_cbs->n = 0;
+    }
     *out = v;
     return n;
 }
@@ -60,24 +62,32 @@ static int
 cbs_append(FutureObj *fut, PyObject *cb, PyObject *ctx)
 {
     if (fut->fut_cb0.cb == NULL) {
-        assert(fut->fut_ncbs == 0);
+        assert(AC_NCBS(fut) == 0);
         fut->fut_cb0.cb = Py_NewRef(cb);
         fut->fut_cb0.ctx = Py_XNewRef(ctx);
         return 0;
     }
-    if (fut->fut_ncbs == fut->fut_cbs_cap) {
-        Py_ssize_t cap = fut->fut_cbs_cap ? fut->fut_cbs_cap * 2 : 4;
-        ac_cb *v = PyMem_Resize(fut->fut_cbs, ac_cb, cap);
-        if (v == NULL) {
+    ac_cbvec *vec = fut->fut_cbs;
+    if (vec == NULL || vec->n == vec->cap) {
+        Py_ssize_t n = vec ? vec->n : 0, cap = vec ? vec->cap * 2 : 4;
+        size_t max = (PY_SSIZE_T_MAX - sizeof(ac_cbvec)) / sizeof(ac_cb);
+        if ((size_t)cap > max) {
             PyErr_NoMemory();
             return -1;
         }
-        fut->fut_cbs = v;
-        fut->fut_cbs_cap = cap;
+        vec = PyMem_Realloc(vec,
+                            sizeof(ac_cbvec) + (size_t)cap * sizeof(ac_cb));
+        if (vec == NULL) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        vec->n = n;
+        vec->cap = cap;
+        fut->fut_cbs = vec;
     }
-    fut->fut_cbs[fut->fut_ncbs].cb = Py_NewRef(cb);
-    fut->fut_cbs[fut->fut_ncbs].ctx = Py_XNewRef(ctx);
-    fut->fut_ncbs++;
+    vec->v[vec->n].cb = Py_NewRef(cb);
+    vec->v[vec->n].ctx = Py_XNewRef(ctx);
+    vec->n++;
     return 0;
 }
 
@@ -100,24 +110,22 @@ schedule_callbacks(ac_state *st, FutureObj *fut)
     }
     /* detach everything first: a callback may add new ones */
     ac_cb first = fut->fut_cb0;
-    ac_cb *rest = fut->fut_cbs;
-    Py_ssize_t nrest = fut->fut_ncbs;
+    ac_cbvec *rest = fut->fut_cbs;
+    Py_ssize_t nrest = AC_NCBS(fut);
     fut->fut_cb0.cb = NULL;
     fut->fut_cb0.ctx = NULL;
     fut->fut_cbs = NULL;
-    fut->fut_ncbs = 0;
-    fut->fut_cbs_cap = 0;
 
     PyObject *loop = Py_NewRef(fut->fut_loop);
     int rc = schedule_one(st, loop, fut, &first);
     for (Py_ssize_t i = 0; i < nrest && rc == 0; i++) {
-        rc = schedule_one(st, loop, fut, &rest[i]);
+        rc = schedule_one(st, loop, fut, &rest->v[i]);
         /* as in asyncio: after a failure the rest are dropped */
     }
     Py_DECREF(loop);
     cbs_release(&first, 1);
     if (rest != NULL) {
-        cbs_release(rest, nrest);
+        cbs_release(rest->v, nrest);
         PyMem_Free(rest);
     }
     return rc < 0 ? -1 : 0;
@@ -186,10 +194,13 @@ ac_future_init(ac_state *st, FutureObj *fut, PyObject *loop)
         }
     }
     if (is_debug) {
-        fut->fut_source_tb = PyObject_CallNoArgs(st->extract_stack);
-        if (fut->fut_source_tb == NULL) {
+        ac_fut_rare *r = ac_future_rare(fut);
+        PyObject *tb = r == NULL ? NULL
+                                 : PyObject_CallNoArgs(st->extract_stack);
+        if (tb == NULL) {
             return -1;
         }
+        Py_XSETREF(r->source_tb, tb);
     }
     return 0;
 }
@@ -260,13 +271,36 @@ ac_future_set_exception(ac_state *st, FutureObj *fut, PyObject *exc)
     }
 #endif
     assert(fut->fut_exception == NULL);
+    PyObject *tb = PyException_GetTraceback(val);
+    if (tb != NULL || AC_RARE(fut, exception_tb) != NULL) {
+        ac_fut_rare *r = ac_future_rare(fut);
+        if (r == NULL) {
+            Py_XDECREF(tb);
+            Py_DECREF(val);
+            return -1;
+        }
+        Py_XSETREF(r->exception_tb, tb);
+    }
     fut->fut_exception = val;
-    fut->fut_exception_tb = PyException_GetTraceback(val);
     fut->fut_state = AC_FINISHED;
     if (schedule_callbacks(st, fut) < 0) {
         return -1;
     }
     fut->fut_log_tb = 1;
+    return 0;
+}
+
+int
+ac_future_set_cancel_msg(FutureObj *fut, PyObject *msg)
+{
+    if (msg == NULL && fut->fut_rare == NULL) {
+        return 0;
+    }
+    ac_fut_rare *r = ac_future_rare(fut);
+    if (r == NULL) {
+        return -1;
+    }
+    Py_XSETREF(r->cancel_msg, Py_XNewRef(msg));
     return 0;
 }
 
@@ -277,8 +311,10 @@ ac_future_cancel(ac_state *st, FutureObj *fut, PyObject *msg)
     if (fut->fut_state != AC_PENDING) {
         return 0;
     }
+    if (ac_future_set_cancel_msg(fut, msg) < 0) {
+        return -1;
+    }
     fut->fut_state = AC_CANCELLED;
-    Py_XSETREF(fut->fut_cancel_msg, Py_XNewRef(msg));
     if (schedule_callbacks(st, fut) < 0) {
         return -1;
     }
@@ -288,12 +324,12 @@ ac_future_cancel(ac_state *st, FutureObj *fut, PyObject *msg)
 PyObject *
 ac_future_make_cancelled_error(ac_state *st, FutureObj *fut)
 {
-    if (fut->fut_cancelled_exc != NULL) {
-        PyObject *exc = fut->fut_cancelled_exc;
-        fut->fut_cancelled_exc = NULL;
+    if (AC_RARE(fut, cancelled_exc) != NULL) {
+        PyObject *exc = fut->fut_rare->cancelled_exc;
+        fut->fut_rare->cancelled_exc = NULL;
         return exc;
     }
-    PyObject *msg = fut->fut_cancel_msg;
+    PyObject *msg = AC_RARE(fut, cancel_msg);
     if (msg == NULL || msg == Py_None) {
         return PyObject_CallNoArgs(st->CancelledError);
     }
@@ -318,8 +354,9 @@ ac_future_outcome(ac_state *st, FutureObj *fut, PyObject **res)
     fut->fut_log_tb = 0;
     if (fut->fut_exception != NULL) {
         *res = Py_NewRef(fut->fut_exception);
-        if (fut->fut_exception_tb != NULL) {
-            if (PyException_SetTraceback(*res, fut->fut_exception_tb) < 0) {
+        PyObject *tb = AC_RARE(fut, exception_tb);
+        if (tb != NULL) {
+            if (PyException_SetTraceback(*res, tb) < 0) {
                 Py_CLEAR(*res);
                 return -1;
             }
@@ -372,47 +409,67 @@ ac_future_traverse(FutureObj *fut, visitproc visit, void *arg)
     Py_VISIT(fut->fut_loop);
     Py_VISIT(fut->fut_cb0.cb);
     Py_VISIT(fut->fut_cb0.ctx);
-    for (Py_ssize_t i = 0; i < fut->fut_ncbs; i++) {
-        Py_VISIT(fut->fut_cbs[i].cb);
-        Py_VISIT(fut->fut_cbs[i].ctx);
+    for (Py_ssize_t i = 0; i < AC_NCBS(fut); i++) {
+        Py_VISIT(fut->fut_cbs->v[i].cb);
+        Py_VISIT(fut->fut_cbs->v[i].ctx);
     }
     Py_VISIT(fut->fut_result);
     Py_VISIT(fut->fut_exception);
-    Py_VISIT(fut->fut_exception_tb);
-    Py_VISIT(fut->fut_source_tb);
-    Py_VISIT(fut->fut_cancel_msg);
-    Py_VISIT(fut->fut_cancelled_exc);
+    ac_fut_rare *r = fut->fut_rare;
+    if (r != NULL) {
+        Py_VISIT(r->exception_tb);
+        Py_VISIT(r->source_tb);
+        Py_VISIT(r->cancel_msg);
+        Py_VISIT(r->cancelled_exc);
+        Py_VISIT(r->step_cb);
+        Py_VISIT(r->wakeup_cb);
+    }
     Py_VISIT(fut->fut_dict);
     return 0;
+}
+
+ac_fut_rare *
+ac_future_rare(FutureObj *fut)
+{
+    if (fut->fut_rare == NULL) {
+        fut->fut_rare = PyMem_Calloc(1, sizeof(ac_fut_rare));
+        if (fut->fut_rare == NULL) {
+            PyErr_NoMemory();
+        }
+    }
+    return fut->fut_rare;
 }
 
 void
 ac_future_clear(FutureObj *fut)
 {
-    ac_cb *v;
-    Py_ssize_t n;
     Py_CLEAR(fut->fut_loop);
     /* detach first: a destructor may re-enter this future */
-    v = fut->fut_cbs;
-    n = fut->fut_ncbs;
+    ac_cbvec *v = fut->fut_cbs;
     PyObject *cb0 = fut->fut_cb0.cb, *ctx0 = fut->fut_cb0.ctx;
     fut->fut_cb0.cb = NULL;
     fut->fut_cb0.ctx = NULL;
     fut->fut_cbs = NULL;
-    fut->fut_ncbs = 0;
-    fut->fut_cbs_cap = 0;
     Py_XDECREF(cb0);
     Py_XDECREF(ctx0);
     if (v != NULL) {
-        cbs_release(v, n);
+        cbs_release(v->v, v->n);
         PyMem_Free(v);
     }
     Py_CLEAR(fut->fut_result);
     Py_CLEAR(fut->fut_exception);
-    Py_CLEAR(fut->fut_exception_tb);
-    Py_CLEAR(fut->fut_source_tb);
-    Py_CLEAR(fut->fut_cancel_msg);
-    Py_CLEAR(fut->fut_cancelled_exc);
+    /* a destructor run here may make a new block: loop until none */
+    while (fut->fut_rare != NULL) {
+        ac_fut_rare *r = fut->fut_rare;
+        fut->fut_rare = NULL;
+        Py_XDECREF(r->exception_tb);
+        Py_XDECREF(r->source_tb);
+        Py_XDECREF(r->cancel_msg);
+        Py_XDECREF(r->cancelled_exc);
+        Py_XDECREF(r->step_cb);
+        Py_XDECREF(r->wakeup_cb);
+        PyMem_Free(r);
+    }
     Py_CLEAR(fut->fut_dict);
 }
 
@@ -435,7 +492,8 @@ ac_future_finalize(PyObject *self)
         PyErr_WriteUnraisable(self);
     }
     else {
-        ac_report_from_finalizer(st, self, fut->fut_loop, fut->fut_source_tb,
+        ac_report_from_finalizer(st, self, fut->fut_loop,
+                                 AC_RARE(fut, source_tb),
                                  st->s_message, message,
                                  st->s_exception, fut->fut_exception,
                                  st->s_future, self, NULL);
@@ -594,7 +652,7 @@ ac_future_remove_done_callback(ac_state *st, FutureObj *fut, PyObject *fn)
         return 0;
     }
     PyObject *marker = st->wakeup_marker;
-    if (fut->fut_ncbs == 0 && fut->fut_cb0.cb == fn &&
+    if (AC_NCBS(fut) == 0 && fut->fut_cb0.cb == fn &&
         fut->fut_cb0.ctx != marker) {
         /* the only callback, by identity (no __eq__ runs): what the general
          * case below ends with, without copying */
@@ -609,7 +667,7 @@ ac_future_remove_done_callback(ac_state *st, FutureObj *fut, PyObject *fn)
      * that changes this future's callbacks.  Then, as asyncio does, the
      * callbacks become the filtered snapshot. */
     ac_cb *snap;
-    Py_ssize_t n = 1 + fut->fut_ncbs;
+    Py_ssize_t n = 1 + AC_NCBS(fut);
     snap = PyMem_New(ac_cb, n);
     if (snap == NULL) {
         PyErr_NoMemory();
@@ -618,8 +676,8 @@ ac_future_remove_done_callback(ac_state *st, FutureObj *fut, PyObject *fn)
     snap[0].cb = Py_NewRef(fut->fut_cb0.cb);
     snap[0].ctx = Py_XNewRef(fut->fut_cb0.ctx);
     for (Py_ssize_t i = 1; i < n; i++) {
-        snap[i].cb = Py_NewRef(fut->fut_cbs[i - 1].cb);
-        snap[i].ctx = Py_XNewRef(fut->fut_cbs[i - 1].ctx);
+        snap[i].cb = Py_NewRef(fut->fut_cbs->v[i - 1].cb);
+        snap[i].ctx = Py_XNewRef(fut->fut_cbs->v[i - 1].ctx);
     }
     Py_ssize_t kept = 0;
     for (Py_ssize_t i = 0; i < n; i++) {
@@ -785,14 +843,14 @@ Future_get_callbacks(PyObject *self, void *c)
     if (fut->fut_cb0.cb == NULL) {
         Py_RETURN_NONE;
     }
-    Py_ssize_t n = 1 + fut->fut_ncbs;
+    Py_ssize_t n = 1 + AC_NCBS(fut);
     PyObject *list = PyList_New(n);
     if (list == NULL) {
         return NULL;
     }
     ac_state *st = AC_STATE_OF(self);
     for (Py_ssize_t i = 0; i < n; i++) {
-        ac_cb *e = i == 0 ? &fut->fut_cb0 : &fut->fut_cbs[i - 1];
+        ac_cb *e = i == 0 ? &fut->fut_cb0 : &fut->fut_cbs->v[i - 1];
         PyObject *t;
         if (e->ctx == st->wakeup_marker) {
             /* a task's wakeup: its bound method, in the task's context */
@@ -817,7 +875,7 @@ Future_get_callbacks(PyObject *self, void *c)
 static PyObject *
 Future_get_cancel_message(PyObject *self, void *c)
 {
-    return ac_or_none(AC_FUT(self)->fut_cancel_msg);
+    return ac_or_none(AC_RARE(AC_FUT(self), cancel_msg));
 }
 
 static int
@@ -827,8 +885,13 @@ Future_set_cancel_message(PyObject *self, PyObject *val, void *c)
         PyErr_SetString(PyExc_AttributeError, "cannot delete attribute");
         return -1;
     }
-    Py_XSETREF(AC_FUT(self)->fut_cancel_msg, Py_NewRef(val));
-    return 0;
+    return ac_future_set_cancel_msg(AC_FUT(self), val);
+}
+
+static PyObject *
+Future_get_source_traceback(PyObject *self, void *c)
+{
+    return ac_or_none(AC_RARE(AC_FUT(self), source_tb));
 }
 
 static PyObject *
@@ -881,6 +944,7 @@ static PyGetSetDef Future_getset[] = {
     {"_cancel_message", Future_get_cancel_message, Future_set_cancel_message,
      NULL, NULL},
     {"_state", Future_get_state, NULL, NULL, NULL},
+    {"_source_traceback", Future_get_source_traceback, NULL, NULL, NULL},
     {NULL, NULL, NULL, NULL, NULL},
 };
 
@@ -889,8 +953,6 @@ static PyMemberDef Future_members[] = {
     {"_result", AC_T_OBJECT, offsetof(FutureObj, fut_result), AC_READONLY,
      NULL},
     {"_exception", AC_T_OBJECT, offsetof(FutureObj, fut_exception),
-     AC_READONLY, NULL},
-    {"_source_traceback", AC_T_OBJECT, offsetof(FutureObj, fut_source_tb),
      AC_READONLY, NULL},
     {"__weaklistoffset__", T_PYSSIZET,
      offsetof(FutureObj, fut_weakreflist), READONLY, NULL},

@@ -445,7 +445,7 @@ static int
 no_destroy_pending_log(ac_state *st, PyObject *fut)
 {
     if (Py_IS_TYPE(fut, st->TaskType)) {
-        ((TaskObj *)fut)->task_log_destroy_pending = 0;
+        ((TaskObj *)fut)->task_fut.task_log_destroy_pending = 0;
         return 0;
     }
     return PyObject_SetAttr(fut, st->s_log_destroy_pending, Py_False);

@@ -241,25 +241,50 @@ typedef struct {
     PyObject *ctx;
 } ac_cb;
 
+/* The done callbacks after the first: a PyMem block, count and capacity in
+ * its header (a future with one waiter has none). */
+typedef struct {
+    Py_ssize_t n, cap;
+    ac_cb v[];
+} ac_cbvec;
+
+/* What few futures and tasks need, kept out of the object (#7: bytes per
+ * pending task): a PyMem block made by the first writer (ac_future_rare),
+ * freed by clear.  Readers use AC_RARE(), which gives NULL / 0 without it. */
+typedef struct {
+    PyObject *exception_tb;       /* the traceback of fut_exception */
+    PyObject *source_tb;          /* _source_traceback (debug mode) */
+    PyObject *cancel_msg;
+    PyObject *cancelled_exc;      /* the CancelledError, once made */
+    PyObject *step_cb;            /* Task: bound task_step, made once */
+    PyObject *wakeup_cb;          /* Task: bound task_wakeup, likewise */
+    int num_cancels_requested;    /* Task */
+} ac_fut_rare;
+
 typedef struct {
     PyObject_HEAD
     PyObject *fut_loop;           /* NULL until __init__ ran */
     ac_cb fut_cb0;                /* first callback, inline */
-    ac_cb *fut_cbs;               /* the others, PyMem array */
-    Py_ssize_t fut_ncbs;
-    Py_ssize_t fut_cbs_cap;
+    ac_cbvec *fut_cbs;            /* the others, or NULL */
     PyObject *fut_result;
     PyObject *fut_exception;
-    PyObject *fut_exception_tb;
-    PyObject *fut_source_tb;
-    PyObject *fut_cancel_msg;
-    PyObject *fut_cancelled_exc;
+    ac_fut_rare *fut_rare;        /* NULL until needed */
     PyObject *fut_dict;
     PyObject *fut_weakreflist;
-    ac_fut_state fut_state;
+    unsigned char fut_state;      /* an ac_fut_state */
     char fut_log_tb;
     char fut_blocking;
+    /* Task's flags, here to share the padding */
+    char task_must_cancel;
+    char task_log_destroy_pending;
+    char task_name_is_num;        /* task_name holds the number of "Task-N" */
 } FutureObj;
+
+#define AC_RARE(fut, field) \
+    ((fut)->fut_rare != NULL ? (fut)->fut_rare->field : 0)
+/* fut's rare block, made (zeroed) if missing; NULL with MemoryError. */
+ac_fut_rare *ac_future_rare(FutureObj *fut);
+#define AC_NCBS(fut) ((fut)->fut_cbs != NULL ? (fut)->fut_cbs->n : 0)
 
 #define AC_FUT(o) ((FutureObj *)(o))
 
@@ -270,6 +295,8 @@ PyObject *ac_future_new(ac_state *st, PyObject *loop);
 int ac_future_set_result(ac_state *st, FutureObj *fut, PyObject *res);
 int ac_future_set_exception(ac_state *st, FutureObj *fut, PyObject *exc);
 int ac_future_cancel(ac_state *st, FutureObj *fut, PyObject *msg);
+/* fut._cancel_message = msg (NULL: none); -1 on memory error. */
+int ac_future_set_cancel_msg(FutureObj *fut, PyObject *msg);
 int ac_future_add_done_callback(ac_state *st, FutureObj *fut,
                                 PyObject *cb, PyObject *ctx);
 /* Wake task (ours) when fut is done: one (task, marker) callback entry. */
@@ -299,16 +326,14 @@ ac_future_check_exact(ac_state *st, PyObject *o)
 typedef struct {
     FutureObj task_fut;
     ac_tlink task_link;           /* in st->live_tasks while pending (or unlinked: NULLs) */
-    unsigned long long task_name_num;  /* "Task-N" not formatted yet (0: none) */
+    union {
+        PyObject *obj;            /* the name, a str (or NULL) */
+        unsigned long long num;   /* while task_name_is_num: the N of a
+                                     "Task-N" not formatted yet */
+    } task_name;
     PyObject *task_coro;
-    PyObject *task_name;          /* NULL while task_name_num says it */
     PyObject *task_context;
     PyObject *task_fut_waiter;
-    PyObject *task_step_cb;       /* bound task_step, made once, dropped when done */
-    PyObject *task_wakeup_cb;     /* bound task_wakeup, likewise */
-    int task_num_cancels_requested;
-    char task_must_cancel;
-    char task_log_destroy_pending;
 } TaskObj;
 
 int ac_task_init_types(PyObject *mod, ac_state *st);

@@ -182,24 +182,54 @@ static PyMethodDef task_step_def = {
 static PyMethodDef task_wakeup_def = {
     "task_wakeup", task_wakeup_meth, METH_O, NULL};
 
+/* The name: a str (or NULL) in task_name.obj, or while task_name_is_num
+ * the N of a "Task-N" not formatted yet. */
+static inline PyObject *
+task_name_obj(TaskObj *task)
+{
+    return task->task_fut.task_name_is_num ? NULL : task->task_name.obj;
+}
+
+/* Set the name to name (stolen; NULL: none). */
+static void
+task_set_name_obj(TaskObj *task, PyObject *name)
+{
+    PyObject *old = task_name_obj(task);
+    task->task_fut.task_name_is_num = 0;
+    task->task_name.obj = name;
+    Py_XDECREF(old);
+}
+
+static void
+task_set_name_num(TaskObj *task, unsigned long long num)
+{
+    PyObject *old = task_name_obj(task);
+    task->task_name.num = num;
+    task->task_fut.task_name_is_num = 1;
+    Py_XDECREF(old);
+}
+
+/* The bound builtins are made once, when first needed, and kept in the
+ * rare block (most tasks on our loop never need them). */
 static PyObject *
 task_step_cb(TaskObj *task)
 {
-    if (task->task_step_cb == NULL) {
-        task->task_step_cb = PyCFunction_NewEx(&task_step_def,
-                                               (PyObject *)task, NULL);
+    ac_fut_rare *r = ac_future_rare(AC_FUT(task));
+    if (r != NULL && r->step_cb == NULL) {
+        r->step_cb = PyCFunction_NewEx(&task_step_def, (PyObject *)task, NULL);
     }
-    return task->task_step_cb;  /* borrowed */
+    return r == NULL ? NULL : r->step_cb;  /* borrowed */
 }
 
 static PyObject *
 task_wakeup_cb(TaskObj *task)
 {
-    if (task->task_wakeup_cb == NULL) {
-        task->task_wakeup_cb = PyCFunction_NewEx(&task_wakeup_def,
-                                                 (PyObject *)task, NULL);
+    ac_fut_rare *r = ac_future_rare(AC_FUT(task));
+    if (r != NULL && r->wakeup_cb == NULL) {
+        r->wakeup_cb = PyCFunction_NewEx(&task_wakeup_def, (PyObject *)task,
+                                         NULL);
     }
-    return task->task_wakeup_cb;  /* borrowed */
+    return r == NULL ? NULL : r->wakeup_cb;  /* borrowed */
 }
 
 /* A done task needs neither again; dropping them breaks the self cycle. */
@@ -207,8 +237,15 @@ static inline void
 task_forget_callables(TaskObj *task)
 {
     if (AC_FUT(task)->fut_state != AC_PENDING) {
-        Py_CLEAR(task->task_step_cb);
-        Py_CLEAR(task->task_wakeup_cb);
+        ac_fut_rare *r = AC_FUT(task)->fut_rare;
+        if (r != NULL) {
+            /* detach both first: a decref may free the block */
+            PyObject *step = r->step_cb, *wakeup = r->wakeup_cb;
+            r->step_cb = NULL;
+            r->wakeup_cb = NULL;
+            Py_XDECREF(step);
+            Py_XDECREF(wakeup);
+        }
         task_unlink(task);
     }
 }
@@ -275,19 +312,20 @@ task_handle_yield(ac_state *st, TaskObj *task, PyObject *result)
             return -1;
         }
         Py_XSETREF(task->task_fut_waiter, Py_NewRef(result));
-        if (task->task_must_cancel) {
+        if (task->task_fut.task_must_cancel) {
             int r;
             if (Py_IS_TYPE(result, st->TaskType)) {
-                r = task_cancel_impl(st, AC_TASK(result), fut->fut_cancel_msg);
+                r = task_cancel_impl(st, AC_TASK(result),
+                                     AC_RARE(fut, cancel_msg));
             }
             else {
-                r = ac_future_cancel(st, wf, fut->fut_cancel_msg);
+                r = ac_future_cancel(st, wf, AC_RARE(fut, cancel_msg));
             }
             if (r < 0) {
                 return -1;
             }
             if (r) {
-                task->task_must_cancel = 0;
+                task->task_fut.task_must_cancel = 0;
             }
         }
         return 0;
@@ -357,9 +395,9 @@ task_handle_yield(ac_state *st, TaskObj *task, PyObject *result)
         }
         Py_DECREF(r);
         Py_XSETREF(task->task_fut_waiter, Py_NewRef(result));
-        if (task->task_must_cancel) {
-            PyObject *cargs[2] = {result, fut->fut_cancel_msg ?
-                                  fut->fut_cancel_msg : Py_None};
+        if (task->task_fut.task_must_cancel) {
+            PyObject *cargs[2] = {result, AC_RARE(fut, cancel_msg) ?
+                                  AC_RARE(fut, cancel_msg) : Py_None};
             r = PyObject_VectorcallMethod(st->s_cancel, cargs, 1,
                                           st->kw_msg);
             if (r == NULL) {
@@ -371,7 +409,7 @@ task_handle_yield(ac_state *st, TaskObj *task, PyObject *result)
                 return -1;
             }
             if (t) {
-                task->task_must_cancel = 0;
+                task->task_fut.task_must_cancel = 0;
             }
         }
         return 0;
@@ -441,9 +479,10 @@ task_run_step(ac_state *st, TaskObj *task, PyObject *exc)
 
     switch (status) {
     case PYGEN_RETURN:
-        if (task->task_must_cancel) {
-            task->task_must_cancel = 0;
-            rc = ac_future_cancel(st, fut, fut->fut_cancel_msg) < 0 ? -1 : 0;
+        if (task->task_fut.task_must_cancel) {
+            task->task_fut.task_must_cancel = 0;
+            rc = ac_future_cancel(st, fut, AC_RARE(fut, cancel_msg));
+            rc = rc < 0 ? -1 : 0;
         }
         else {
             rc = ac_future_set_result(st, fut, result);
@@ -453,7 +492,15 @@ task_run_step(ac_state *st, TaskObj *task, PyObject *exc)
     case PYGEN_ERROR: {
         PyObject *err = ac_err_take();
         if (PyErr_GivenExceptionMatches(err, st->CancelledError)) {
-            Py_XSETREF(fut->fut_cancelled_exc, err);
+            /* kept for result(); without a block, result() makes one */
+            ac_fut_rare *r = ac_future_rare(fut);
+            if (r != NULL) {
+                Py_XSETREF(r->cancelled_exc, err);
+            }
+            else {
+                PyErr_Clear();
+                Py_DECREF(err);
+            }
             return ac_future_cancel(st, fut, NULL) < 0 ? -1 : 0;
         }
         rc = ac_future_set_exception(st, fut, err);
@@ -484,7 +531,7 @@ task_step(ac_state *st, TaskObj *task, PyObject *exc)
                      task, exc ? exc : Py_None);
         return NULL;
     }
-    if (task->task_must_cancel) {
+    if (task->task_fut.task_must_cancel) {
         if (exc == NULL ||
             !PyErr_GivenExceptionMatches(exc, st->CancelledError)) {
             owned_exc = ac_future_make_cancelled_error(st, fut);
@@ -493,7 +540,7 @@ task_step(ac_state *st, TaskObj *task, PyObject *exc)
             }
             exc = owned_exc;
         }
-        task->task_must_cancel = 0;
+        task->task_fut.task_must_cancel = 0;
     }
     Py_CLEAR(task->task_fut_waiter);
 
@@ -739,7 +786,11 @@ task_cancel_impl(ac_state *st, TaskObj *task, PyObject *msg)
     if (fut->fut_state != AC_PENDING) {
         return 0;
     }
-    task->task_num_cancels_requested++;
+    ac_fut_rare *r = ac_future_rare(fut);
+    if (r == NULL) {
+        return -1;
+    }
+    r->num_cancels_requested++;
     PyObject *waiter = task->task_fut_waiter;
     if (waiter != NULL) {
         int r;
@@ -764,8 +815,10 @@ task_cancel_impl(ac_state *st, TaskObj *task, PyObject *msg)
             return 1;
         }
     }
-    task->task_must_cancel = 1;
-    Py_XSETREF(fut->fut_cancel_msg, Py_XNewRef(msg));
+    if (ac_future_set_cancel_msg(fut, msg) < 0) {
+        return -1;
+    }
+    task->task_fut.task_must_cancel = 1;
     return 1;
 }
 
@@ -784,7 +837,7 @@ task_setup(ac_state *st, TaskObj *task, PyObject *coro, PyObject *loop,
     }
     /* No frame to drop from _source_traceback: unlike asyncio's Python
      * Task, no Python frame of ours is on the stack. */
-    task->task_log_destroy_pending = 1;
+    task->task_fut.task_log_destroy_pending = 1;
     if (!PyCoro_CheckExact(coro)) {
         PyObject *r = PyObject_CallOneArg(st->iscoroutine, coro);
         int ok = r == NULL ? -1 : PyObject_IsTrue(r);
@@ -793,7 +846,7 @@ task_setup(ac_state *st, TaskObj *task, PyObject *coro, PyObject *loop,
             return -1;
         }
         if (!ok) {
-            task->task_log_destroy_pending = 0;
+            task->task_fut.task_log_destroy_pending = 0;
             PyErr_Format(PyExc_TypeError,
                          "a coroutine was expected, got %R", coro);
             return -1;
@@ -811,21 +864,21 @@ task_setup(ac_state *st, TaskObj *task, PyObject *coro, PyObject *loop,
     Py_XSETREF(task->task_context, context);
 
     /* "Task-N" is formatted when first asked for (get_name, repr) */
-    task->task_name_num = 0;
     if (name == Py_None) {
-        name = NULL;
-        task->task_name_num = ++st->task_name_counter;
+        task_set_name_num(task, ++st->task_name_counter);
     }
     else if (PyUnicode_CheckExact(name)) {
-        Py_INCREF(name);
+        task_set_name_obj(task, Py_NewRef(name));
     }
     else if ((name = PyObject_Str(name)) == NULL) {
         return -1;
     }
-    Py_XSETREF(task->task_name, name);
+    else {
+        task_set_name_obj(task, name);
+    }
 
-    task->task_num_cancels_requested = 0;
-    task->task_must_cancel = 0;
+    /* the cancel count went with the rare block in ac_future_init */
+    task->task_fut.task_must_cancel = 0;
     Py_CLEAR(task->task_fut_waiter);
     Py_XSETREF(task->task_coro, Py_NewRef(coro));
 
@@ -903,11 +956,9 @@ Task_traverse(PyObject *self, visitproc visit, void *arg)
 {
     TaskObj *task = AC_TASK(self);
     Py_VISIT(task->task_coro);
-    Py_VISIT(task->task_name);
+    Py_VISIT(task_name_obj(task));
     Py_VISIT(task->task_context);
     Py_VISIT(task->task_fut_waiter);
-    Py_VISIT(task->task_step_cb);
-    Py_VISIT(task->task_wakeup_cb);
     return ac_future_traverse(AC_FUT(self), visit, arg);
 }
 
@@ -915,11 +966,9 @@ static void
 task_clear_fields(TaskObj *task)
 {
     Py_CLEAR(task->task_coro);
-    Py_CLEAR(task->task_name);
+    task_set_name_obj(task, NULL);
     Py_CLEAR(task->task_context);
     Py_CLEAR(task->task_fut_waiter);
-    Py_CLEAR(task->task_step_cb);
-    Py_CLEAR(task->task_wakeup_cb);
 }
 
 static int
@@ -939,7 +988,7 @@ Task_finalize(PyObject *self)
     /* on its way out, as asyncio's WeakSet forgets it (even if the report
      * below makes someone keep it) */
     task_unlink(task);
-    if (fut->fut_state == AC_PENDING && task->task_log_destroy_pending &&
+    if (fut->fut_state == AC_PENDING && fut->task_log_destroy_pending &&
         fut->fut_loop != NULL) {
         ac_state *st = AC_STATE_OF(self);
         PyObject *saved = ac_err_take();
@@ -950,7 +999,7 @@ Task_finalize(PyObject *self)
         }
         else {
             ac_report_from_finalizer(st, self, fut->fut_loop,
-                                     fut->fut_source_tb, st->s_task, self,
+                                     AC_RARE(fut, source_tb), st->s_task, self,
                                      st->s_message, message, NULL);
             Py_DECREF(message);
         }
@@ -997,22 +1046,23 @@ Task_cancel(PyObject *self, PyObject *const *args, Py_ssize_t nargs,
 static PyObject *
 Task_cancelling(PyObject *self, PyObject *unused)
 {
-    return PyLong_FromLong(AC_TASK(self)->task_num_cancels_requested);
+    return PyLong_FromLong(AC_RARE(AC_FUT(self), num_cancels_requested));
 }
 
 static PyObject *
 Task_uncancel(PyObject *self, PyObject *unused)
 {
     TaskObj *task = AC_TASK(self);
-    if (task->task_num_cancels_requested > 0) {
-        task->task_num_cancels_requested--;
+    ac_fut_rare *r = AC_FUT(task)->fut_rare;
+    if (r != NULL && r->num_cancels_requested > 0) {
+        r->num_cancels_requested--;
 #if AC_UNCANCEL_CLEARS_MUST_CANCEL
-        if (task->task_num_cancels_requested == 0) {
-            task->task_must_cancel = 0;
+        if (r->num_cancels_requested == 0) {
+            task->task_fut.task_must_cancel = 0;
         }
 #endif
     }
-    return PyLong_FromLong(task->task_num_cancels_requested);
+    return PyLong_FromLong(AC_RARE(AC_FUT(task), num_cancels_requested));
 }
 
 static PyObject *
@@ -1031,15 +1081,15 @@ static PyObject *
 Task_get_name(PyObject *self, PyObject *unused)
 {
     TaskObj *task = AC_TASK(self);
-    if (task->task_name == NULL && task->task_name_num != 0) {
-        task->task_name = PyUnicode_FromFormat("Task-%llu",
-                                               task->task_name_num);
-        if (task->task_name == NULL) {
+    if (task->task_fut.task_name_is_num) {
+        PyObject *name = PyUnicode_FromFormat("Task-%llu",
+                                              task->task_name.num);
+        if (name == NULL) {
             return NULL;
         }
-        task->task_name_num = 0;
+        task_set_name_obj(task, name);
     }
-    return ac_or_none(task->task_name);
+    return ac_or_none(task->task_name.obj);
 }
 
 static PyObject *
@@ -1050,8 +1100,7 @@ Task_set_name(PyObject *self, PyObject *value)
     if (name == NULL) {
         return NULL;
     }
-    AC_TASK(self)->task_name_num = 0;
-    Py_XSETREF(AC_TASK(self)->task_name, name);
+    task_set_name_obj(AC_TASK(self), name);
     Py_RETURN_NONE;
 }
 
@@ -1102,13 +1151,13 @@ Task_print_stack(PyObject *self, PyObject *args, PyObject *kwds)
 static PyObject *
 Task_get_must_cancel(PyObject *self, void *c)
 {
-    return PyBool_FromLong(AC_TASK(self)->task_must_cancel);
+    return PyBool_FromLong(AC_TASK(self)->task_fut.task_must_cancel);
 }
 
 static PyObject *
 Task_get_log_destroy_pending(PyObject *self, void *c)
 {
-    return PyBool_FromLong(AC_TASK(self)->task_log_destroy_pending);
+    return PyBool_FromLong(AC_TASK(self)->task_fut.task_log_destroy_pending);
 }
 
 static int
@@ -1118,7 +1167,7 @@ Task_set_log_destroy_pending(PyObject *self, PyObject *val, void *c)
     if (b < 0) {
         return -1;
     }
-    AC_TASK(self)->task_log_destroy_pending = (char)b;
+    AC_TASK(self)->task_fut.task_log_destroy_pending = (char)b;
     return 0;
 }
 

@@ -314,7 +314,7 @@ static int
 task_cancelling(ac_state *st, PyObject *task, long *n)
 {
     if (Py_IS_TYPE(task, st->TaskType)) {
-        *n = ((TaskObj *)task)->task_num_cancels_requested;
+        *n = AC_RARE(AC_FUT(task), num_cancels_requested);
         return 0;
     }
     PyObject *r = PyObject_CallMethodNoArgs(task, st->s_cancelling);
