@@ -316,6 +316,9 @@ class Loop(_core.Loop, asyncio.unix_events.SelectorEventLoop):
 
 
 _core._set_loop_class(Loop)
+# Registering gave Loop its own descriptors of _core.Loop's methods (calls
+# to them from Python get specialized): _run_once is now Loop's own.
+_C_RUN_ONCE = Loop._run_once
 
 
 # fork(): a child's copy of a loop holds the parent's epoll fd, i.e. the

@@ -351,8 +351,36 @@ module_exec(PyObject *mod)
     return 0;
 }
 
+int
+ac_own_method_descrs(PyTypeObject *sub, PyTypeObject *base)
+{
+    for (PyMethodDef *def = base->tp_methods; def && def->ml_name; def++) {
+        if (def->ml_flags & (METH_CLASS | METH_STATIC)) {
+            continue;
+        }
+        PyObject *name = PyUnicode_InternFromString(def->ml_name);
+        if (name == NULL) {
+            return -1;
+        }
+        int has = PyDict_Contains(sub->tp_dict, name);
+        PyObject *descr = has != 0 ? NULL : PyDescr_NewMethod(sub, def);
+        int rc = has < 0 || (has == 0 && descr == NULL) ? -1
+                 : descr == NULL ? 0
+                 : PyObject_SetAttr((PyObject *)sub, name, descr);
+        Py_XDECREF(descr);
+        Py_DECREF(name);
+        if (rc < 0) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
 /* asyncio_c.Loop registers itself: loops of exactly that class take the
- * C fast paths (a subclass may override call_soon & co. in Python). */
+ * C fast paths (a subclass may override call_soon & co. in Python).  It
+ * also gets its own descriptors of _core.Loop's methods (see
+ * ac_own_method_descrs), so that loop.create_future() & co. called from
+ * asyncio's Python code are specialized calls. */
 static PyObject *
 set_loop_class(PyObject *mod, PyObject *cls)
 {
@@ -360,6 +388,16 @@ set_loop_class(PyObject *mod, PyObject *cls)
     if (!PyType_Check(cls) ||
         !PyType_IsSubtype((PyTypeObject *)cls, st->LoopType)) {
         PyErr_SetString(PyExc_TypeError, "expected a subclass of _core.Loop");
+        return NULL;
+    }
+    PyTypeObject *tp = (PyTypeObject *)cls;
+    /* only if _core.Loop comes right after it: then a copied method is
+     * exactly what the lookup found before */
+    PyObject *mro = tp->tp_mro;
+    if (tp != st->LoopType && mro != NULL && PyTuple_Check(mro) &&
+        PyTuple_GET_SIZE(mro) > 1 &&
+        PyTuple_GET_ITEM(mro, 1) == (PyObject *)st->LoopType &&
+        ac_own_method_descrs(tp, st->LoopType) < 0) {
         return NULL;
     }
     Py_XSETREF(st->loop_class, Py_NewRef(cls));

@@ -227,6 +227,13 @@ ac_state_of_type(PyTypeObject *tp)
 
 #define AC_STATE_OF(obj) ac_state_of_type(Py_TYPE(obj))
 
+/* Give sub its own method descriptors for the methods of base it does not
+ * define itself (module.c).  CPython specializes a call of a C method only
+ * when the object is exactly of the descriptor's type, as asyncio's C Task
+ * gets by listing Future's methods again.  For a sub whose lookup reaches
+ * base right after its own dict, nothing else changes. */
+int ac_own_method_descrs(PyTypeObject *sub, PyTypeObject *base);
+
 /* ---- Future (future.c) ---- */
 
 typedef enum {

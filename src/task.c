@@ -1234,7 +1234,8 @@ ac_task_init_types(PyObject *mod, ac_state *st)
 {
     st->TaskType = (PyTypeObject *)PyType_FromModuleAndSpec(
         mod, &Task_spec, (PyObject *)st->FutureType);
-    if (st->TaskType == NULL) {
+    if (st->TaskType == NULL ||
+        ac_own_method_descrs(st->TaskType, st->FutureType) < 0) {
         return -1;
     }
     return PyModule_AddType(mod, st->TaskType);

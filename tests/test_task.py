@@ -1817,3 +1817,43 @@ def test_differential_scripted_schedules(seed):
     expected = _scripted_run(ASYNCIO, seed)
     got = _scripted_run(ASYNCIO_C, seed)
     assert got == expected
+
+
+def test_task_has_its_own_future_method_descriptors():
+    """As asyncio's C Task lists Future's methods again, so does ours: a call
+    is specialized by CPython only on an object exactly of the descriptor's
+    type (#7).  Same names as asyncio's own, same behaviour as Future's."""
+    import _asyncio
+    from asyncio_c import _core
+    names = ("result", "exception", "add_done_callback",
+             "remove_done_callback", "cancelled", "done")
+    for name in names:
+        assert name in _asyncio.Task.__dict__, name      # the oracle
+        assert name in _core.Task.__dict__, name
+        assert _core.Task.__dict__[name] is not _core.Future.__dict__[name]
+        assert _core.Task.__dict__[name].__qualname__ == f"Task.{name}"
+    # what Task defines itself is untouched
+    assert _core.Task.__dict__["cancel"].__qualname__ == "Task.cancel"
+
+
+def test_loop_class_has_its_own_core_method_descriptors():
+    """asyncio_c.Loop gets its own descriptors of _core.Loop's C methods
+    (same functions; specialized calls from asyncio's Python), and the
+    methods it defines in Python stay its own."""
+    import asyncio_c
+    from asyncio_c import _core, _loop
+    for name in ("call_soon", "call_later", "create_future", "create_task",
+                 "time", "_run_once"):
+        own = asyncio_c.Loop.__dict__[name]
+        assert own is not _core.Loop.__dict__[name]
+        assert own.__objclass__ is asyncio_c.Loop
+    assert asyncio_c.Loop.run_forever is _loop.Loop.__dict__["run_forever"]
+    assert asyncio_c.Loop._run_once is _loop._C_RUN_ONCE   # C iterations
+
+    loop = asyncio_c.new_event_loop()
+    try:
+        fut = loop.create_future()
+        loop.call_soon(fut.set_result, loop.time())
+        assert isinstance(loop.run_until_complete(fut), float)
+    finally:
+        loop.close()
