@@ -595,6 +595,7 @@ static PyGetSetDef TimerHandle_getset[] = {
 
 static PyType_Slot TimerHandle_slots[] = {
     {Py_tp_doc, "asyncio.TimerHandle, implemented in C by asyncio_c."},
+    {Py_tp_dealloc, Handle_dealloc},
     {Py_tp_init, TimerHandle_init},
     {Py_tp_traverse, Handle_traverse},
     {Py_tp_clear, Handle_clear},
