@@ -13,7 +13,8 @@
 static int
 handle_loop_debug(ac_state *st, PyObject *loop)
 {
-    if (loop != NULL && PyObject_TypeCheck(loop, st->LoopType)) {
+    if (loop != NULL && (ac_is_fast_loop(st, loop) ||
+                         PyObject_TypeCheck(loop, st->LoopType))) {
         return ((LoopObj *)loop)->loop_debug;
     }
     if (loop == NULL || loop == Py_None) {
