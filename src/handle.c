@@ -104,8 +104,18 @@ freelist_alloc(PyObject **list, int *n, PyTypeObject *tp, size_t size)
 static int
 freelist_put(PyObject *self, PyTypeObject *tp)
 {
-    ac_state *st = PyType_GetModuleState(tp);  /* ours: never NULL */
-    assert(st != NULL);
+    /* The type loses its module when the collector clears it (a garbage
+     * cycle of module and types: interpreter or module teardown), and
+     * PyType_GetModuleState then raises: look only with no exception set
+     * (a handle dropped while one propagates is freed), and clear that. */
+    if (PyErr_Occurred()) {
+        return 0;
+    }
+    ac_state *st = PyType_GetModuleState(tp);
+    if (st == NULL) {
+        PyErr_Clear();
+        return 0;
+    }
     if (st->freelists_off) {
         return 0;
     }
