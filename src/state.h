@@ -186,6 +186,15 @@ typedef struct {
     PyObject *str_pidfd;              /* "pidfd" */
     /* end process.c */
 
+    /* handle.c: the memory of dead Handles and TimerHandles of exactly
+     * our types, kept for the next ones (chained through h_callback; no
+     * references held).  Off (and emptied) once the module is cleared. */
+    PyObject *handle_free;
+    PyObject *timer_free;
+    int handle_nfree;
+    int timer_nfree;
+    char freelists_off;
+
     uint64_t task_name_counter;
     ac_tlink live_tasks;              /* task.c: the ring's head */
     PyObject *wakeup_marker;          /* future.c/task.c: the context slot of
@@ -376,6 +385,8 @@ typedef struct {
 } TimerHandleObj;
 
 int ac_handle_init_types(PyObject *mod, ac_state *st);
+/* Frees the handle freelists and keeps them off (module clear/free). */
+void ac_handle_freelists_close(ac_state *st);
 PyObject *ac_handle_new(ac_state *st, PyObject *cb, PyObject *args,
                         PyObject *arg1, PyObject *loop, PyObject *ctx);
 PyObject *ac_timerhandle_new(ac_state *st, double when, PyObject *cb,

@@ -5,7 +5,7 @@
  * four children of a slot are adjacent in the array (96 bytes), so the extra
  * comparisons per level are cheap.
  * Sifting moves a "hole" instead of swapping, writing each moved entry (and
- * its node's index) once. */
+ * its node's index) once.  A removal fills its hole bottom-up (fill_hole). */
 #include "timerheap.h"
 
 #include <errno.h>
@@ -47,30 +47,47 @@ sift_up(ac_timerheap *h, size_t i, const entry *e)
     place(h, i, e);
 }
 
-/* Moves e down from the hole at i until no child is earlier. */
-static void
-sift_down(ac_timerheap *h, size_t i, const entry *e)
+/* The earlier of the four children starting at `first` (all present):
+ * three comparisons, two of them independent. */
+static inline size_t
+earliest_of_four(const entry *a, size_t first)
 {
+    size_t x = before(&a[first + 1], &a[first]) ? first + 1 : first;
+    size_t y = before(&a[first + 3], &a[first + 2]) ? first + 3 : first + 2;
+    return before(&a[y], &a[x]) ? y : x;
+}
+
+/* Fills the hole at i with e, which is not earlier than i's parent (Floyd's
+ * bottom-up way): the hole first moves down to a leaf along the earliest
+ * children, without comparing them with e, then e moves up from there.  e
+ * is the heap's former last entry, which usually belongs near the bottom,
+ * so the way up is short and the way down saves a comparison per level. */
+static void
+fill_hole(ac_timerheap *h, size_t i, const entry *e)
+{
+    const entry *a = h->entries;
     size_t n = h->size;
     for (;;) {
         size_t first = i * ARITY + 1;
-        if (first >= n) {
-            break;
+        size_t best;
+        if (first + ARITY <= n) {
+            best = earliest_of_four(a, first);
         }
-        size_t last = first + ARITY < n ? first + ARITY : n;
-        size_t best = first;
-        for (size_t c = first + 1; c < last; c++) {
-            if (before(&h->entries[c], &h->entries[best])) {
-                best = c;
+        else if (first < n) {
+            best = first;
+            for (size_t c = first + 1; c < n; c++) {
+                if (before(&a[c], &a[best])) {
+                    best = c;
+                }
             }
         }
-        if (!before(&h->entries[best], e)) {
+        else {
             break;
         }
-        place(h, i, &h->entries[best]);
+        place(h, i, &a[best]);
         i = best;
     }
-    place(h, i, e);
+    sift_up(h, i, e);
 }
 
 static int
@@ -165,7 +182,7 @@ ac_timerheap_remove(ac_timerheap *h, ac_timer *t)
             sift_up(h, i, &last);
         }
         else {
-            sift_down(h, i, &last);
+            fill_hole(h, i, &last);
         }
     }
     maybe_shrink(h);

@@ -360,6 +360,45 @@ done:
     free(t);
 }
 
+/* Removal fills the hole bottom-up (down to a leaf, then up): every heap
+ * size from 1 to 300, every position removed once (in a shuffled order,
+ * pops in between), with tie-heavy deadlines: the invariants hold after
+ * each step and the pops come out in order. */
+static void
+test_remove_every_position(void)
+{
+    enum { MAXN = 300 };
+    static ac_timer t[MAXN];
+    uint64_t rng = 7;
+    for (size_t n = 1; n <= MAXN; n++) {
+        ac_timerheap h;
+        ac_timerheap_init(&h);
+        for (size_t i = 0; i < n; i++) {
+            ac_timer_init(&t[i], (double)rng_below(&rng, 8), NULL);
+            REQUIRE(ac_timerheap_push(&h, &t[i]) == 0);
+        }
+        REQUIRE(heap_ok(&h));
+        const ac_timer *last_popped = NULL;
+        while (ac_timerheap_size(&h) != 0) {
+            if (rng_below(&rng, 3) == 0) {
+                ac_timer *x = ac_timerheap_pop(&h);
+                REQUIRE(x != NULL && !ac_timer_active(x));
+                REQUIRE(last_popped == NULL || in_order(last_popped, x));
+                last_popped = x;
+            }
+            else {
+                /* any slot, the last one and the root included */
+                size_t slot = rng_below(&rng, ac_timerheap_size(&h));
+                ac_timer *x = h.entries[slot].node;
+                REQUIRE(ac_timerheap_remove(&h, x) == 0);
+                REQUIRE(!ac_timer_active(x));
+            }
+            REQUIRE(heap_ok(&h));
+        }
+        ac_timerheap_free(&h);
+    }
+}
+
 int
 main(void)
 {
@@ -368,6 +407,7 @@ main(void)
     RUN(test_fifo_ties);
     RUN(test_random_seed_1);
     RUN(test_random_seed_2);
+    RUN(test_remove_every_position);
     RUN(test_flat_memory);
     RUN(test_million);
     return summary();
