@@ -2,7 +2,8 @@
 
 Environment knobs (all optional):
   ASYNCIO_C_WERROR=1   add -Werror (CI and the test command set it)
-  ASYNCIO_C_DEBUG=1    -O0 -g3, asserts on (no -DNDEBUG)
+  ASYNCIO_C_DEBUG=1    -O0 -g3, asserts on (no -DNDEBUG), no handle freelists (so that
+                       ASan and valgrind see every freed handle's memory)
   ASYNCIO_C_ASAN=1     AddressSanitizer + UBSan (implies ASYNCIO_C_DEBUG)
 """
 import glob
@@ -22,7 +23,7 @@ undef = []
 if _flag("ASYNCIO_C_WERROR"):
     extra_compile.append("-Werror")
 if _flag("ASYNCIO_C_DEBUG") or _flag("ASYNCIO_C_ASAN"):
-    extra_compile += ["-O0", "-g3", "-UNDEBUG"]
+    extra_compile += ["-O0", "-g3", "-UNDEBUG", "-DAC_HANDLE_FREELIST_MAX=0"]
     undef.append("NDEBUG")
 else:
     extra_compile += ["-O2"]

@@ -741,7 +741,10 @@ ac_handle_init_types(PyObject *mod, ac_state *st)
     }
     st->TimerHandleType = (PyTypeObject *)PyType_FromModuleAndSpec(
         mod, &TimerHandle_spec, (PyObject *)st->HandleType);
+    /* timer.cancel() from asyncio's Python (sleep, wait_for) a specialized
+     * call: TimerHandle's own descriptors of Handle's methods */
     if (st->TimerHandleType == NULL ||
+        ac_own_method_descrs(st->TimerHandleType, st->HandleType) < 0 ||
         PyModule_AddType(mod, st->TimerHandleType) < 0) {
         return -1;
     }
