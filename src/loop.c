@@ -203,7 +203,7 @@ Loop_call_soon(PyObject *op, PyObject *const *args, size_t nargsf,
                PyObject *kwnames)
 {
     LoopObj *self = L(op);
-    ac_state *st = AC_STATE_OF(op);
+    ac_state *st = L(op)->loop_st;
     Py_ssize_t nargs = PyVectorcall_NARGS(nargsf);
     PyObject *ctx;
     if (parse_context_kw("call_soon", kwnames, args + nargs, &ctx) < 0) {
@@ -232,7 +232,7 @@ Loop_call_soon_threadsafe(PyObject *op, PyObject *const *args, size_t nargsf,
                           PyObject *kwnames)
 {
     LoopObj *self = L(op);
-    ac_state *st = AC_STATE_OF(op);
+    ac_state *st = L(op)->loop_st;
     Py_ssize_t nargs = PyVectorcall_NARGS(nargsf);
     PyObject *ctx;
     if (parse_context_kw("call_soon_threadsafe", kwnames, args + nargs,
@@ -280,7 +280,7 @@ Loop__call_soon(PyObject *op, PyObject *const *args, Py_ssize_t nargs)
     if (cargs == NULL) {
         return NULL;
     }
-    PyObject *r = loop_call_soon(AC_STATE_OF(op), L(op), args[0],
+    PyObject *r = loop_call_soon(L(op)->loop_st, L(op), args[0],
                                  &PyTuple_GET_ITEM(cargs, 0),
                                  PyTuple_GET_SIZE(cargs), args[2]);
     Py_DECREF(cargs);
@@ -364,7 +364,7 @@ Loop_call_at(PyObject *op, PyObject *const *args, size_t nargsf,
     if (when == -1.0 && PyErr_Occurred()) {
         return NULL;
     }
-    return loop_call_at(AC_STATE_OF(op), L(op), when, args[1], args + 2,
+    return loop_call_at(L(op)->loop_st, L(op), when, args[1], args + 2,
                         nargs - 2, ctx, "call_at");
 }
 
@@ -391,14 +391,14 @@ Loop_call_later(PyObject *op, PyObject *const *args, size_t nargsf,
     if (delay == -1.0 && PyErr_Occurred()) {
         return NULL;
     }
-    return loop_call_at(AC_STATE_OF(op), L(op), mono_now() + delay, args[1],
+    return loop_call_at(L(op)->loop_st, L(op), mono_now() + delay, args[1],
                         args + 2, nargs - 2, ctx, "call_at");
 }
 
 static PyObject *
 Loop_add_callback(PyObject *op, PyObject *handle)
 {
-    ac_state *st = AC_STATE_OF(op);
+    ac_state *st = L(op)->loop_st;
     uintptr_t kind;
     if (Py_IS_TYPE(handle, st->HandleType) ||
         Py_IS_TYPE(handle, st->TimerHandleType)) {
@@ -569,7 +569,7 @@ loop_add_watch(PyObject *op, PyObject *const *args, Py_ssize_t nargs,
                unsigned which, const char *fname)
 {
     LoopObj *self = L(op);
-    ac_state *st = AC_STATE_OF(op);
+    ac_state *st = L(op)->loop_st;
     if (nargs < 2) {
         PyErr_Format(PyExc_TypeError,
                      "%s() missing required arguments: 'fd' and 'callback'",
@@ -642,14 +642,14 @@ ac_loop_io_start(PyObject *loop, int fd, unsigned which, ac_io_fn fn,
         errno_error(rc);
         return -1;
     }
-    return watch_replace(AC_STATE_OF(loop), self, w, which, Py_NewRef(owner),
+    return watch_replace(L(loop)->loop_st, self, w, which, Py_NewRef(owner),
                          fn);
 }
 
 int
 ac_loop_io_stop(PyObject *loop, int fd, unsigned which)
 {
-    return loop_remove_watch(L(loop), AC_STATE_OF(loop), fd, which);
+    return loop_remove_watch(L(loop), L(loop)->loop_st, fd, which);
 }
 
 int
@@ -669,7 +669,7 @@ loop_remove_watch_meth(PyObject *op, PyObject *fdobj, unsigned which)
     if (L(op)->loop_closed) {
         Py_RETURN_FALSE;
     }
-    int fd = ac_fileobj_to_fd(AC_STATE_OF(op), fdobj);
+    int fd = ac_fileobj_to_fd(L(op)->loop_st, fdobj);
     if (fd < 0) {
         /* An fd beyond int cannot be registered: not watched, as asyncio's
          * selector answers (its lookup is a dict of Python ints). */
@@ -679,7 +679,7 @@ loop_remove_watch_meth(PyObject *op, PyObject *fdobj, unsigned which)
         }
         return NULL;
     }
-    int r = loop_remove_watch(L(op), AC_STATE_OF(op), fd, which);
+    int r = loop_remove_watch(L(op), L(op)->loop_st, fd, which);
     if (r < 0) {
         return NULL;
     }
@@ -987,7 +987,7 @@ loop_run_once(ac_state *st, LoopObj *self)
 static PyObject *
 Loop_run_once(PyObject *op, PyObject *unused)
 {
-    if (loop_run_once(AC_STATE_OF(op), L(op)) < 0) {
+    if (loop_run_once(L(op)->loop_st, L(op)) < 0) {
         return NULL;
     }
     Py_RETURN_NONE;
@@ -1000,7 +1000,7 @@ static PyObject *
 Loop_ac_run(PyObject *op, PyObject *unused)
 {
     LoopObj *self = L(op);
-    ac_state *st = AC_STATE_OF(op);
+    ac_state *st = L(op)->loop_st;
     Py_INCREF(op);
     for (;;) {
         if (loop_run_once(st, self) < 0) {
@@ -1043,14 +1043,14 @@ Loop_set_quiet_fd(PyObject *op, PyObject *v, void *c)
 static PyObject *
 Loop_create_future(PyObject *op, PyObject *unused)
 {
-    return ac_future_new(AC_STATE_OF(op), op);
+    return ac_future_new(L(op)->loop_st, op);
 }
 
 static PyObject *
 Loop_create_task(PyObject *op, PyObject *const *args, size_t nargsf,
                  PyObject *kwnames)
 {
-    ac_state *st = AC_STATE_OF(op);
+    ac_state *st = L(op)->loop_st;
     Py_ssize_t nargs = PyVectorcall_NARGS(nargsf);
     if (L(op)->loop_task_factory != Py_None) {
         /* asyncio's own code path for factories (it differs per version):
@@ -1218,6 +1218,7 @@ Loop_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
     if (self == NULL) {
         return NULL;
     }
+    self->loop_st = ac_state_of_type(type);
     ac_readyq_init(&self->loop_ready);
     ac_timerheap_init(&self->loop_timers);
     self->loop_thread_id = Py_NewRef(Py_None);

@@ -435,6 +435,9 @@ enum {
 
 typedef struct {
     PyObject_HEAD
+    ac_state *loop_st;            /* the module state of its type, found once
+                                     (the type is a Python subclass: finding
+                                     it walks the MRO) */
     ac_readyq loop_ready;
     ac_timerheap loop_timers;
     ac_poller *loop_poller;
