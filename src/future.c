@@ -272,7 +272,7 @@ ac_future_set_exception(ac_state *st, FutureObj *fut, PyObject *exc)
 #endif
     assert(fut->fut_exception == NULL);
     PyObject *tb = PyException_GetTraceback(val);
-    if (tb != NULL || AC_RARE(fut, exception_tb) != NULL) {
+    if (tb != NULL) {
         ac_fut_rare *r = ac_future_rare(fut);
         if (r == NULL) {
             Py_XDECREF(tb);

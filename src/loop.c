@@ -203,7 +203,7 @@ Loop_call_soon(PyObject *op, PyObject *const *args, size_t nargsf,
                PyObject *kwnames)
 {
     LoopObj *self = L(op);
-    ac_state *st = L(op)->loop_st;
+    ac_state *st = self->loop_st;
     Py_ssize_t nargs = PyVectorcall_NARGS(nargsf);
     PyObject *ctx;
     if (parse_context_kw("call_soon", kwnames, args + nargs, &ctx) < 0) {
@@ -232,7 +232,7 @@ Loop_call_soon_threadsafe(PyObject *op, PyObject *const *args, size_t nargsf,
                           PyObject *kwnames)
 {
     LoopObj *self = L(op);
-    ac_state *st = L(op)->loop_st;
+    ac_state *st = self->loop_st;
     Py_ssize_t nargs = PyVectorcall_NARGS(nargsf);
     PyObject *ctx;
     if (parse_context_kw("call_soon_threadsafe", kwnames, args + nargs,
@@ -569,7 +569,7 @@ loop_add_watch(PyObject *op, PyObject *const *args, Py_ssize_t nargs,
                unsigned which, const char *fname)
 {
     LoopObj *self = L(op);
-    ac_state *st = L(op)->loop_st;
+    ac_state *st = self->loop_st;
     if (nargs < 2) {
         PyErr_Format(PyExc_TypeError,
                      "%s() missing required arguments: 'fd' and 'callback'",
@@ -1000,7 +1000,7 @@ static PyObject *
 Loop_ac_run(PyObject *op, PyObject *unused)
 {
     LoopObj *self = L(op);
-    ac_state *st = L(op)->loop_st;
+    ac_state *st = self->loop_st;
     Py_INCREF(op);
     for (;;) {
         if (loop_run_once(st, self) < 0) {

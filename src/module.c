@@ -364,12 +364,13 @@ ac_own_method_descrs(PyTypeObject *sub, PyTypeObject *base)
         if (name == NULL) {
             return -1;
         }
-        int has = PyDict_Contains(sub->tp_dict, name);
-        PyObject *descr = has != 0 ? NULL : PyDescr_NewMethod(sub, def);
-        int rc = has < 0 || (has == 0 && descr == NULL) ? -1
-                 : descr == NULL ? 0
-                 : PyObject_SetAttr((PyObject *)sub, name, descr);
-        Py_XDECREF(descr);
+        int rc = PyDict_Contains(sub->tp_dict, name);
+        if (rc == 0) {
+            PyObject *descr = PyDescr_NewMethod(sub, def);
+            rc = descr == NULL ? -1
+                               : PyObject_SetAttr((PyObject *)sub, name, descr);
+            Py_XDECREF(descr);
+        }
         Py_DECREF(name);
         if (rc < 0) {
             return -1;
@@ -396,8 +397,7 @@ set_loop_class(PyObject *mod, PyObject *cls)
     /* only if _core.Loop comes right after it: then a copied method is
      * exactly what the lookup found before */
     PyObject *mro = tp->tp_mro;
-    if (tp != st->LoopType && mro != NULL && PyTuple_Check(mro) &&
-        PyTuple_GET_SIZE(mro) > 1 &&
+    if (PyTuple_GET_SIZE(mro) > 1 &&
         PyTuple_GET_ITEM(mro, 1) == (PyObject *)st->LoopType &&
         ac_own_method_descrs(tp, st->LoopType) < 0) {
         return NULL;
