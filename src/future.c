@@ -531,6 +531,26 @@ ac_future_freelists_close(ac_state *st)
     ac_freelist_drop(&st->futiter_free);
 }
 
+/* tp_alloc of Future, inherited by Task (so Future() and Task(coro) too)
+ * and by our C subtypes: exactly Future or Task from the freelists, any
+ * other type as usual (tracked, like PyType_GenericAlloc's). */
+static PyObject *
+Future_alloc(PyTypeObject *tp, Py_ssize_t nitems)
+{
+    ac_state *st = ac_state_of_type(tp);
+    ac_freelist *fl = tp == st->FutureType ? &st->future_free
+                      : tp == st->TaskType ? &st->task_free
+                      : NULL;
+    if (fl == NULL) {
+        return PyType_GenericAlloc(tp, nitems);
+    }
+    PyObject *o = ac_freelist_alloc(fl, tp, (size_t)tp->tp_basicsize);
+    if (o != NULL) {
+        PyObject_GC_Track(o);
+    }
+    return o;
+}
+
 /* After the finalizer: weakrefs, clear(), then the memory to the freelist
  * (reusable) or freed. */
 static void
@@ -1031,6 +1051,7 @@ static PyType_Slot Future_slots[] = {
     {Py_tp_members, Future_members},
     {Py_tp_init, Future_init},
     {Py_tp_new, PyType_GenericNew},
+    {Py_tp_alloc, Future_alloc},
     {0, NULL},
 };
 
