@@ -23,22 +23,32 @@ def new_loop(kind):
     return asyncio_c.new_event_loop() if kind == "asyncio_c" else asyncio.new_event_loop()
 
 
-@pytest.fixture(params=["asyncio_c", "asyncio"])
-def kind(request):
-    return request.param
-
-
-@pytest.fixture
-def loop():
-    loop = asyncio_c.new_event_loop()
-    yield loop
-    loop.close()
-
-
 def record(loop):
     msgs = []
     loop.set_exception_handler(lambda lp, ctx: msgs.append(ctx["message"]))
     return msgs
+
+
+def _recording(kind):
+    loop = new_loop(kind)
+    try:
+        yield loop, record(loop)
+    finally:
+        loop.close()
+
+
+@pytest.fixture(params=["asyncio_c", "asyncio"])
+def kloop(request):
+    """A loop of either kind and the messages its exception handler got."""
+    yield from _recording(request.param)
+
+
+@pytest.fixture
+def loop():
+    """asyncio_c's loop; its exception handler must not be called behind the test's back."""
+    for loop, msgs in _recording("asyncio_c"):
+        yield loop
+        assert msgs == []
 
 
 def spin(loop):
@@ -93,25 +103,20 @@ def destroy_pending_task(loop):
 # ---------------------------------------------------------------- the finalizer still runs
 
 
-def test_pending_task_destroyed_after_a_finished_one_is_reported(kind):
-    loop = new_loop(kind)
-    msgs = record(loop)
-    try:
-        for _ in range(CYCLES):
-            t = loop.create_task(noop())      # finishes quietly: its memory is kept
-            loop.run_until_complete(t)
-            del t
-            destroy_pending_task(loop)        # most likely made in that memory
-        assert msgs == ["Task was destroyed but it is pending!"] * CYCLES
-    finally:
-        loop.close()
+def test_pending_task_destroyed_after_a_finished_one_is_reported(kloop):
+    loop, msgs = kloop
+    for _ in range(CYCLES):
+        t = loop.create_task(noop())      # finishes quietly: its memory is kept
+        loop.run_until_complete(t)
+        del t
+        destroy_pending_task(loop)        # most likely made in that memory
+    assert msgs == ["Task was destroyed but it is pending!"] * CYCLES
 
 
-def test_pending_task_after_collected_cycles_is_reported(kind):
+def test_pending_task_after_collected_cycles_is_reported(kloop):
     # A task finalized by the collector (cyclic garbage) has the bit set for good: its
     # memory must not come back as a task whose finalizer would then never run.
-    loop = new_loop(kind)
-    msgs = record(loop)
+    loop, msgs = kloop
     gc.disable()
     try:
         for _ in range(CYCLES // 3):
@@ -123,92 +128,75 @@ def test_pending_task_after_collected_cycles_is_reported(kind):
             gc.collect()
             destroy_pending_task(loop)
             destroy_pending_task(loop)
-        assert msgs == ["Task was destroyed but it is pending!"] * (2 * (CYCLES // 3))
     finally:
         gc.enable()
-        loop.close()
+    assert msgs == ["Task was destroyed but it is pending!"] * (2 * (CYCLES // 3))
 
 
-def test_pending_task_of_task_constructor_is_reported(kind):
+def test_pending_task_of_task_constructor_is_reported(kloop):
     # Task(coro) memory comes from the type's tp_alloc: kept and reused all the same.
-    loop = new_loop(kind)
-    Task = _core.Task if kind == "asyncio_c" else asyncio.Task
-    msgs = record(loop)
-    try:
-        for _ in range(CYCLES):
-            t = Task(noop(), loop=loop)
-            loop.run_until_complete(t)
-            del t
-            t = Task(wait_sink(loop), loop=loop)
-            spin(loop)
-            del t
-            gc.collect()
-            destroy_pending_task(loop)
-        assert msgs == ["Task was destroyed but it is pending!"] * (2 * CYCLES)
-    finally:
-        loop.close()
+    loop, msgs = kloop
+    Task = _core.Task if isinstance(loop, asyncio_c.Loop) else asyncio.Task
+    for _ in range(CYCLES):
+        t = Task(noop(), loop=loop)
+        loop.run_until_complete(t)
+        del t
+        t = Task(wait_sink(loop), loop=loop)
+        spin(loop)
+        del t
+        gc.collect()
+        destroy_pending_task(loop)
+    assert msgs == ["Task was destroyed but it is pending!"] * (2 * CYCLES)
 
 
-def test_quiet_pending_task_then_loud_one(kind):
+def test_quiet_pending_task_then_loud_one(kloop):
     # _log_destroy_pending = False: destroyed pending without a word (and taken out of
     # all_tasks), its memory reused by one that must speak.
-    loop = new_loop(kind)
-    msgs = record(loop)
-    try:
-        for _ in range(CYCLES):
-            t = loop.create_task(wait_sink(loop))
-            spin(loop)
-            t._log_destroy_pending = False
-            del t
-            gc.collect()
-            assert not asyncio.all_tasks(loop)
-            destroy_pending_task(loop)
-        assert msgs == ["Task was destroyed but it is pending!"] * CYCLES
-    finally:
-        loop.close()
+    loop, msgs = kloop
+    for _ in range(CYCLES):
+        t = loop.create_task(wait_sink(loop))
+        spin(loop)
+        t._log_destroy_pending = False
+        del t
+        gc.collect()
+        assert not asyncio.all_tasks(loop)
+        destroy_pending_task(loop)
+    assert msgs == ["Task was destroyed but it is pending!"] * CYCLES
 
 
-def test_exception_never_retrieved_of_reused_futures(kind):
-    loop = new_loop(kind)
-    Future = _core.Future if kind == "asyncio_c" else asyncio.Future
-    msgs = record(loop)
-    try:
-        for i in range(CYCLES):
-            f = loop.create_future()
-            f.set_result(i)
-            del f
-            g = loop.create_future()
-            g.set_exception(ValueError(i))
-            del g
-            h = Future(loop=loop)
-            h.set_result(i)
-            del h
-            k = Future(loop=loop)
-            k.set_exception(ValueError(i))
-            del k
-        assert msgs == ["Future exception was never retrieved"] * (2 * CYCLES)
-    finally:
-        loop.close()
+def test_exception_never_retrieved_of_reused_futures(kloop):
+    loop, msgs = kloop
+    Future = _core.Future if isinstance(loop, asyncio_c.Loop) else asyncio.Future
+    for i in range(CYCLES):
+        f = loop.create_future()
+        f.set_result(i)
+        del f
+        g = loop.create_future()
+        g.set_exception(ValueError(i))
+        del g
+        h = Future(loop=loop)
+        h.set_result(i)
+        del h
+        k = Future(loop=loop)
+        k.set_exception(ValueError(i))
+        del k
+    assert msgs == ["Future exception was never retrieved"] * (2 * CYCLES)
 
 
-def test_task_exception_never_retrieved_after_reuse(kind):
+def test_task_exception_never_retrieved_after_reuse(kloop):
     async def boom():
         raise ValueError("boom")
 
-    loop = new_loop(kind)
-    msgs = record(loop)
-    try:
-        for _ in range(CYCLES):
-            t = loop.create_task(noop())
-            loop.run_until_complete(t)
-            del t
-            t = loop.create_task(boom())
-            spin(loop)
-            assert t.done()
-            del t
-        assert msgs == ["Task exception was never retrieved"] * CYCLES
-    finally:
-        loop.close()
+    loop, msgs = kloop
+    for _ in range(CYCLES):
+        t = loop.create_task(noop())
+        loop.run_until_complete(t)
+        del t
+        t = loop.create_task(boom())
+        spin(loop)
+        assert t.done()
+        del t
+    assert msgs == ["Task exception was never retrieved"] * CYCLES
 
 
 # ---------------------------------------------------------------- nothing of the old object
