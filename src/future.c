@@ -533,11 +533,17 @@ ac_future_freelists_close(ac_state *st)
 
 /* tp_alloc of Future, inherited by Task (so Future() and Task(coro) too)
  * and by our C subtypes: exactly Future or Task from the freelists, any
- * other type as usual (tracked, like PyType_GenericAlloc's). */
+ * other type (or one whose module is gone) as usual; tracked, like
+ * PyType_GenericAlloc's. */
 static PyObject *
 Future_alloc(PyTypeObject *tp, Py_ssize_t nitems)
 {
-    ac_state *st = ac_state_of_type(tp);
+    PyObject *mod = PyType_GetModuleByDef(tp, &ac_moduledef);
+    if (mod == NULL) {
+        PyErr_Clear();
+        return PyType_GenericAlloc(tp, nitems);
+    }
+    ac_state *st = PyModule_GetState(mod);
     ac_freelist *fl = tp == st->FutureType ? &st->future_free
                       : tp == st->TaskType ? &st->task_free
                       : NULL;
