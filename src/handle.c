@@ -265,9 +265,17 @@ call_in_context(ac_state *st, PyObject *h, PyObject *loop, PyObject *cb,
 {
     PyObject *res = NULL;
     if (PyContext_Enter(ctx) == 0) {
-        if (args != NULL) {
+        if (args != NULL && PyTuple_Check(args)) {
             res = PyObject_Vectorcall(cb, &PyTuple_GET_ITEM(args, 0),
                                       PyTuple_GET_SIZE(args), NULL);
+        }
+        else if (args != NULL) {
+            /* Handle(cb, args, loop) keeps args as given: cb(*args) */
+            PyObject *t = PySequence_Tuple(args);
+            if (t != NULL) {
+                res = PyObject_Call(cb, t, NULL);
+                Py_DECREF(t);
+            }
         }
         else if (arg1 != NULL) {
             res = PyObject_Vectorcall(cb, &arg1, 1, NULL);
@@ -449,13 +457,7 @@ Handle_init(PyObject *self, PyObject *args, PyObject *kwds)
         return -1;
     }
     Handle_clear(self);
-    PyObject *t = cargs == Py_None ? PyTuple_New(0) : PySequence_Tuple(cargs);
-    if (t == NULL) {
-        return -1;
-    }
-    int rc = handle_fill(AC_STATE_OF(self), H(self), cb, t, NULL, loop, ctx);
-    Py_DECREF(t);
-    return rc;
+    return handle_fill(AC_STATE_OF(self), H(self), cb, cargs, NULL, loop, ctx);
 }
 
 /* A zeroed TimerHandle's node would claim slot 0 of a heap: detach it. */
@@ -485,15 +487,9 @@ TimerHandle_init(PyObject *self, PyObject *args, PyObject *kwds)
         return -1;
     }
     Handle_clear(self);
-    PyObject *t = cargs == Py_None ? PyTuple_New(0) : PySequence_Tuple(cargs);
-    if (t == NULL) {
-        return -1;
-    }
     ac_timer_init(&TH(self)->th_node, when, self);
     TH(self)->th_when = when;
-    int rc = handle_fill(AC_STATE_OF(self), H(self), cb, t, NULL, loop, ctx);
-    Py_DECREF(t);
-    return rc;
+    return handle_fill(AC_STATE_OF(self), H(self), cb, cargs, NULL, loop, ctx);
 }
 
 static PyObject *

@@ -367,7 +367,8 @@ void ac_task_forget(ac_state *st, PyObject *obj);
 typedef struct {
     PyObject_HEAD
     PyObject *h_callback;         /* NULL once cancelled */
-    PyObject *h_args;             /* tuple, or NULL (then h_arg1 is used) */
+    PyObject *h_args;             /* tuple (any object given to Handle()),
+                                     or NULL (then h_arg1 is used) */
     PyObject *h_arg1;             /* the one argument of an internal handle */
     PyObject *h_context;
     PyObject *h_loop;

@@ -123,7 +123,7 @@ def test_subclasses_are_not_pooled(loop):
         _core.Handle(noop, (), loop)
         _core.TimerHandle(1.0, noop, (1,), loop)
     h = _core.Handle(noop, [1], loop)
-    assert h._args == (1,) and h._callback is noop
+    assert h._args == [1] and h._callback is noop
 
 
 def test_handles_in_cycles_are_collected(loop):
@@ -203,4 +203,4 @@ def test_timerhandle_made_directly(loop):
     t.cancel()
     assert t.cancelled()
     t2 = _core.TimerHandle(5.0, noop, None, loop)
-    assert t2._args == ()
+    assert t2._args is None    # as asyncio.TimerHandle keeps it
