@@ -156,15 +156,32 @@ ac_timerheap_push(ac_timerheap *h, ac_timer *t)
     return 0;
 }
 
+/* Removes the earliest entry (the heap is not empty).  The node is only
+ * written, not read: with many timers it is cold, and a read would wait
+ * for it. */
+static ac_timer *
+take_top(ac_timerheap *h)
+{
+    ac_timer *top = h->entries[0].node;
+    top->index = AC_TIMER_DETACHED;
+    entry last = h->entries[--h->size];
+    if (h->size != 0) {
+        fill_hole(h, 0, &last);
+    }
+    maybe_shrink(h);
+    return top;
+}
+
 ac_timer *
 ac_timerheap_pop(ac_timerheap *h)
 {
-    if (h->size == 0) {
-        return NULL;
-    }
-    ac_timer *top = h->entries[0].node;
-    (void)ac_timerheap_remove(h, top);
-    return top;
+    return h->size != 0 ? take_top(h) : NULL;
+}
+
+ac_timer *
+ac_timerheap_pop_before(ac_timerheap *h, double end)
+{
+    return h->size != 0 && h->entries[0].deadline < end ? take_top(h) : NULL;
 }
 
 int

@@ -99,6 +99,10 @@ ac_timerheap_peek(const ac_timerheap *h)
 /* Removes and returns the earliest node (detached), or NULL when empty. */
 ac_timer *ac_timerheap_pop(ac_timerheap *h);
 
+/* The same if the earliest deadline is before `end`, else NULL (the heap
+ * unchanged).  It reads the key kept in the array, not the node. */
+ac_timer *ac_timerheap_pop_before(ac_timerheap *h, double end);
+
 /* Removes t from h in O(log n); -ENOENT if t is not in h (never pushed,
  * already popped or removed, or in another heap). */
 int ac_timerheap_remove(ac_timerheap *h, ac_timer *t);

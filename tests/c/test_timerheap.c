@@ -139,6 +139,38 @@ test_fifo_ties(void)
     ac_timerheap_free(&h);
 }
 
+/* pop_before takes exactly the entries due before `end`, in order, and
+ * leaves the rest (an equal deadline is not before end). */
+static void
+test_pop_before(void)
+{
+    enum { N = 1000 };
+    static ac_timer t[N];
+    ac_timerheap h;
+    ac_timerheap_init(&h);
+    CHECK(ac_timerheap_pop_before(&h, 1e300) == NULL);
+    for (size_t i = 0; i < N; i++) {
+        /* deadlines 0..99, ten of each, pushed out of order */
+        ac_timer_init(&t[i], (double)((i * 37) % 100), (void *)(uintptr_t)i);
+        REQUIRE(ac_timerheap_push(&h, &t[i]) == 0);
+    }
+    ac_timer *x, *prev = NULL;
+    size_t taken = 0;
+    while ((x = ac_timerheap_pop_before(&h, 50.0)) != NULL) {
+        REQUIRE(x->deadline < 50.0 && !ac_timer_active(x));
+        REQUIRE(prev == NULL || in_order(prev, x));
+        prev = x;
+        taken++;
+    }
+    CHECK(taken == 500);
+    CHECK(ac_timerheap_size(&h) == 500 && heap_ok(&h));
+    CHECK(ac_timerheap_peek(&h)->deadline == 50.0);
+    CHECK(ac_timerheap_pop_before(&h, -INFINITY) == NULL);
+    CHECK(ac_timerheap_pop_before(&h, NAN) == NULL);
+    CHECK(ac_timerheap_size(&h) == 500);
+    ac_timerheap_free(&h);
+}
+
 /* Random push / remove / pop against a brute-force reference: a flag per
  * node and its own sequence counter; the minimum is found by a linear scan.
  * Deadlines come from a small set, so ties are frequent. */
@@ -405,6 +437,7 @@ main(void)
     RUN(test_empty);
     RUN(test_errors_and_reuse);
     RUN(test_fifo_ties);
+    RUN(test_pop_before);
     RUN(test_random_seed_1);
     RUN(test_random_seed_2);
     RUN(test_remove_every_position);
