@@ -761,16 +761,24 @@ run_io_entry(LoopObj *self, ac_ready *r)
 #define PREFETCH_NEAR 4
 #define PREFETCH_FAR 8
 
-/* always_inline: left a function of its own, GCC finds it has no effect
- * (a prefetch changes nothing it can see) and drops the calls. */
+/* always_inline (both): left functions of their own, GCC finds they have
+ * no effect (a prefetch changes nothing it can see) and drops the calls. */
+static inline __attribute__((always_inline)) void
+prefetch_lines(const void *p, size_t n)
+{
+    /* the 64-byte cache lines of [p, p + n) */
+    uintptr_t line = (uintptr_t)p & ~(uintptr_t)63;
+    for (; line < (uintptr_t)p + n; line += 64) {
+        __builtin_prefetch((const void *)line);
+    }
+}
+
 static inline __attribute__((always_inline)) void
 prefetch_ahead(LoopObj *self)
 {
     const ac_ready *far = ac_readyq_peek(&self->loop_ready, PREFETCH_FAR);
     if (far != NULL && far->kind == AC_READY_HANDLE) {
-        HandleObj *h = far->a;
-        __builtin_prefetch(h);
-        __builtin_prefetch(&h->h_cancelled);
+        prefetch_lines(far->a, sizeof(HandleObj));
     }
     const ac_ready *near = ac_readyq_peek(&self->loop_ready, PREFETCH_NEAR);
     if (near != NULL && near->kind == AC_READY_HANDLE) {
