@@ -996,7 +996,7 @@ loop_run_once(ac_state *st, LoopObj *self)
         while ((top = ac_timerheap_pop_before(&self->loop_timers, end))
                != NULL) {
             /* the heap's reference moves to the ready queue */
-            if (ac_loop_push_handle(self, (PyObject *)top->data) < 0) {
+            if (ac_loop_push_handle(self, ac_timer_handle_of(top)) < 0) {
                 return -1;
             }
         }
@@ -1125,7 +1125,7 @@ loop_release(LoopObj *self)
     }
     ac_timer *t;
     while ((t = ac_timerheap_pop(&self->loop_timers)) != NULL) {
-        Py_DECREF((PyObject *)t->data);
+        Py_DECREF(ac_timer_handle_of(t));
     }
     if (self->loop_watch != NULL) {
         ac_watch *w = self->loop_watch;
@@ -1283,7 +1283,7 @@ Loop_traverse(PyObject *op, visitproc visit, void *arg)
         }
     }
     for (size_t i = 0; i < self->loop_timers.size; i++) {
-        Py_VISIT((PyObject *)self->loop_timers.entries[i].node->data);
+        Py_VISIT(ac_timer_handle_of(self->loop_timers.entries[i].node));
     }
     for (int i = 0; i < self->loop_nwatch; i++) {
         Py_VISIT(self->loop_watch[i].reader);

@@ -385,6 +385,14 @@ typedef struct {
                                      heap then owns a reference */
 } TimerHandleObj;
 
+/* The TimerHandle a heap node belongs to (its `data` too), found without
+ * reading the node: with many timers it is a cache miss of its own. */
+static inline PyObject *
+ac_timer_handle_of(ac_timer *node)
+{
+    return (PyObject *)((char *)node - offsetof(TimerHandleObj, th_node));
+}
+
 int ac_handle_init_types(PyObject *mod, ac_state *st);
 /* Frees the handle freelists and keeps them off (module clear/free). */
 void ac_handle_freelists_close(ac_state *st);
