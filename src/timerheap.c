@@ -2,27 +2,29 @@
  *
  * Why 4-ary: a pop (the common operation: every timer that fires is popped)
  * sifts down through log4(n) levels instead of log2(n), and the keys of the
- * four children of a slot are adjacent in the array (96 bytes), so the extra
- * comparisons per level are cheap.
+ * four children of a slot are adjacent in the array (one cache line), so
+ * the extra comparisons per level are cheap.
  * Sifting moves a "hole" instead of swapping, writing each moved entry (and
  * its node's index) once.  A removal fills its hole bottom-up (fill_hole). */
 #include "timerheap.h"
 
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 
 #define ARITY 4
 
 typedef ac_timerheap_entry entry;
 
-/* Strict (deadline, seq) order; seqs are unique, so two entries never tie. */
+/* Strict (deadline, seq) order; seqs are unique, so two entries never tie.
+ * The seqs are read from the nodes, only for equal deadlines. */
 static inline int
 before(const entry *a, const entry *b)
 {
     if (a->deadline != b->deadline) {
         return a->deadline < b->deadline;
     }
-    return a->seq < b->seq;
+    return a->node->seq < b->node->seq;
 }
 
 static inline void
@@ -90,16 +92,29 @@ fill_hole(ac_timerheap *h, size_t i, const entry *e)
     sift_up(h, i, e);
 }
 
+/* The slots sit LEAD entries into a 64-byte aligned block, so that slot 1
+ * (the first child of slot 0), and with it every group of four siblings
+ * 4i+1..4i+4, starts a cache line. */
+#define LINE 64
+#define LEAD (LINE / sizeof(entry) - 1)
+
 static int
 resize(ac_timerheap *h, size_t cap)
 {
-    if (cap > SIZE_MAX / sizeof(entry)) {
+    if (cap > SIZE_MAX / sizeof(entry) - LEAD - 1) {
         return -ENOMEM;
     }
-    entry *entries = realloc(h->entries, cap * sizeof(entry));
-    if (entries == NULL) {
+    void *mem = aligned_alloc(LINE, ((cap + LEAD) * sizeof(entry) + LINE - 1)
+                                    / LINE * LINE);
+    if (mem == NULL) {
         return -ENOMEM;
     }
+    entry *entries = (entry *)mem + LEAD;
+    if (h->size != 0) {
+        memcpy(entries, h->entries, h->size * sizeof(entry));
+    }
+    free(h->mem);
+    h->mem = mem;
     h->entries = entries;
     h->cap = cap;
     return 0;
@@ -123,12 +138,14 @@ ac_timerheap_init(ac_timerheap *h)
     h->size = 0;
     h->cap = 0;
     h->next_seq = 0;
+    h->mem = NULL;
 }
 
 void
 ac_timerheap_free(ac_timerheap *h)
 {
-    free(h->entries);
+    free(h->mem);
+    h->mem = NULL;
     h->entries = NULL;
     h->size = 0;
     h->cap = 0;
@@ -151,7 +168,7 @@ ac_timerheap_push(ac_timerheap *h, ac_timer *t)
         }
     }
     t->seq = h->next_seq++;
-    entry e = {t->deadline, t->seq, t};
+    entry e = {t->deadline, t};
     sift_up(h, h->size++, &e);
     return 0;
 }

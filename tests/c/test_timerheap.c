@@ -21,16 +21,20 @@ heap_ok(const ac_timerheap *h)
     }
     for (size_t i = 0; i < h->size; i++) {
         const ac_timerheap_entry *e = &h->entries[i];
-        if (e->node->index != i || e->node->deadline != e->deadline
-            || e->node->seq != e->seq) {
+        if (e->node->index != i || e->node->deadline != e->deadline) {
             return 0;
         }
         if (i > 0) {
             const ac_timerheap_entry *p = &h->entries[(i - 1) / 4];
             if (e->deadline < p->deadline
-                || (e->deadline == p->deadline && e->seq < p->seq)) {
+                || (e->deadline == p->deadline
+                    && e->node->seq < p->node->seq)) {
                 return 0;
             }
+        }
+        /* each group of four siblings starts a cache line */
+        if (i % 4 == 1 && (uintptr_t)e % 64 != 0) {
+            return 0;
         }
     }
     return 1;
