@@ -446,6 +446,37 @@ Handle_dealloc(PyObject *self)
     Py_DECREF(tp);
 }
 
+/* tp_alloc of Handle and TimerHandle: Handle(...) and TimerHandle(...) of
+ * exactly our types take their memory from the freelists too, so what they
+ * put back when they die is taken again (a Python subclass gets
+ * PyType_GenericAlloc from type(), and a type whose module is gone
+ * falls back to it as well). */
+static PyObject *
+Handle_alloc(PyTypeObject *tp, Py_ssize_t nitems)
+{
+    ac_state *st = PyErr_Occurred() ? NULL : PyType_GetModuleState(tp);
+    if (st == NULL || st->freelists_off) {
+        PyErr_Clear();
+        return PyType_GenericAlloc(tp, nitems);
+    }
+    PyObject *o;
+    if (tp == st->HandleType) {
+        o = freelist_alloc(&st->handle_free, &st->handle_nfree, tp,
+                           sizeof(HandleObj));
+    }
+    else if (tp == st->TimerHandleType) {
+        o = freelist_alloc(&st->timer_free, &st->timer_nfree, tp,
+                           sizeof(TimerHandleObj));
+    }
+    else {
+        return PyType_GenericAlloc(tp, nitems);
+    }
+    if (o != NULL) {
+        PyObject_GC_Track(o);
+    }
+    return o;
+}
+
 /* Handle(callback, args, loop, context=None), as asyncio.Handle */
 static int
 Handle_init(PyObject *self, PyObject *args, PyObject *kwds)
@@ -681,6 +712,7 @@ static PyType_Slot Handle_slots[] = {
     {Py_tp_repr, Handle_repr},
     {Py_tp_init, Handle_init},
     {Py_tp_new, PyType_GenericNew},
+    {Py_tp_alloc, Handle_alloc},
     {Py_tp_methods, Handle_methods},
     {Py_tp_getset, Handle_getset},
     {Py_tp_members, Handle_members},
@@ -711,6 +743,7 @@ static PyType_Slot TimerHandle_slots[] = {
     {Py_tp_dealloc, Handle_dealloc},
     {Py_tp_init, TimerHandle_init},
     {Py_tp_new, TimerHandle_new},
+    {Py_tp_alloc, Handle_alloc},
     {Py_tp_traverse, Handle_traverse},
     {Py_tp_clear, Handle_clear},
     {Py_tp_methods, TimerHandle_methods},
