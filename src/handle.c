@@ -103,15 +103,15 @@ freelist_alloc(PyObject **list, int *n, PyTypeObject *tp, size_t size)
     return o;
 }
 
-/* Keep the memory of a dying handle of exactly our types (untracked,
- * cleared); 0 if it must be freed. */
+/* The list for objects of exactly tp (Handle or TimerHandle) while the
+ * lists are on: 1 with *list and *n set; 0 for none.
+ * The type loses its module when the collector clears it (a garbage cycle
+ * of module and types: interpreter or module teardown), and
+ * PyType_GetModuleState then raises: look only with no exception set (a
+ * handle dropped while one propagates is freed), and clear that one. */
 static int
-freelist_put(PyObject *self, PyTypeObject *tp)
+freelist_of(PyTypeObject *tp, PyObject ***list, int **n)
 {
-    /* The type loses its module when the collector clears it (a garbage
-     * cycle of module and types: interpreter or module teardown), and
-     * PyType_GetModuleState then raises: look only with no exception set
-     * (a handle dropped while one propagates is freed), and clear that. */
     if (PyErr_Occurred()) {
         return 0;
     }
@@ -123,20 +123,27 @@ freelist_put(PyObject *self, PyTypeObject *tp)
     if (st->freelists_off) {
         return 0;
     }
+    if (tp == st->HandleType) {
+        *list = &st->handle_free;
+        *n = &st->handle_nfree;
+        return 1;
+    }
+    if (tp == st->TimerHandleType) {
+        *list = &st->timer_free;
+        *n = &st->timer_nfree;
+        return 1;
+    }
+    return 0;
+}
+
+/* Keep the memory of a dying handle of exactly our types (untracked,
+ * cleared); 0 if it must be freed. */
+static int
+freelist_put(PyObject *self, PyTypeObject *tp)
+{
     PyObject **list;
     int *n;
-    if (tp == st->HandleType) {
-        list = &st->handle_free;
-        n = &st->handle_nfree;
-    }
-    else if (tp == st->TimerHandleType) {
-        list = &st->timer_free;
-        n = &st->timer_nfree;
-    }
-    else {
-        return 0;
-    }
-    if (*n >= AC_HANDLE_FREELIST_MAX) {
+    if (!freelist_of(tp, &list, &n) || *n >= AC_HANDLE_FREELIST_MAX) {
         return 0;
     }
     H(self)->h_callback = *list;
@@ -454,23 +461,12 @@ Handle_dealloc(PyObject *self)
 static PyObject *
 Handle_alloc(PyTypeObject *tp, Py_ssize_t nitems)
 {
-    ac_state *st = PyErr_Occurred() ? NULL : PyType_GetModuleState(tp);
-    if (st == NULL || st->freelists_off) {
-        PyErr_Clear();
+    PyObject **list;
+    int *n;
+    if (!freelist_of(tp, &list, &n)) {
         return PyType_GenericAlloc(tp, nitems);
     }
-    PyObject *o;
-    if (tp == st->HandleType) {
-        o = freelist_alloc(&st->handle_free, &st->handle_nfree, tp,
-                           sizeof(HandleObj));
-    }
-    else if (tp == st->TimerHandleType) {
-        o = freelist_alloc(&st->timer_free, &st->timer_nfree, tp,
-                           sizeof(TimerHandleObj));
-    }
-    else {
-        return PyType_GenericAlloc(tp, nitems);
-    }
+    PyObject *o = freelist_alloc(list, n, tp, (size_t)tp->tp_basicsize);
     if (o != NULL) {
         PyObject_GC_Track(o);
     }

@@ -367,7 +367,7 @@ void ac_task_forget(ac_state *st, PyObject *obj);
 typedef struct {
     PyObject_HEAD
     PyObject *h_callback;         /* NULL once cancelled */
-    PyObject *h_args;             /* tuple (any object given to Handle()),
+    PyObject *h_args;             /* a tuple (or what Handle() was given),
                                      or NULL (then h_arg1 is used) */
     PyObject *h_arg1;             /* the one argument of an internal handle */
     PyObject *h_context;

@@ -98,23 +98,29 @@ fill_hole(ac_timerheap *h, size_t i, const entry *e)
 #define LINE 64
 #define LEAD (LINE / sizeof(entry) - 1)
 
+/* The aligned block the slots sit in (NULL for none). */
+static void *
+block_of(entry *entries)
+{
+    return entries != NULL ? entries - LEAD : NULL;
+}
+
 static int
 resize(ac_timerheap *h, size_t cap)
 {
-    if (cap > SIZE_MAX / sizeof(entry) - LEAD - 1) {
+    if (cap > SIZE_MAX / sizeof(entry) - LEAD - LINE / sizeof(entry)) {
         return -ENOMEM;
     }
-    void *mem = aligned_alloc(LINE, ((cap + LEAD) * sizeof(entry) + LINE - 1)
-                                    / LINE * LINE);
-    if (mem == NULL) {
+    entry *block = aligned_alloc(LINE, ((cap + LEAD) * sizeof(entry)
+                                        + LINE - 1) / LINE * LINE);
+    if (block == NULL) {
         return -ENOMEM;
     }
-    entry *entries = (entry *)mem + LEAD;
+    entry *entries = block + LEAD;
     if (h->size != 0) {
         memcpy(entries, h->entries, h->size * sizeof(entry));
     }
-    free(h->mem);
-    h->mem = mem;
+    free(block_of(h->entries));
     h->entries = entries;
     h->cap = cap;
     return 0;
@@ -138,14 +144,12 @@ ac_timerheap_init(ac_timerheap *h)
     h->size = 0;
     h->cap = 0;
     h->next_seq = 0;
-    h->mem = NULL;
 }
 
 void
 ac_timerheap_free(ac_timerheap *h)
 {
-    free(h->mem);
-    h->mem = NULL;
+    free(block_of(h->entries));
     h->entries = NULL;
     h->size = 0;
     h->cap = 0;

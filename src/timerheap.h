@@ -61,7 +61,6 @@ typedef struct {
     size_t size;
     size_t cap;
     uint64_t next_seq;
-    void *mem;                      /* the allocation entries sit in */
 } ac_timerheap;
 
 /* A detached node; push it to schedule it. */
