@@ -533,28 +533,11 @@ ac_future_freelists_close(ac_state *st)
 
 /* tp_alloc of Future, inherited by Task (so Future() and Task(coro) too)
  * and by our C subtypes: exactly Future or Task from the freelists, any
- * other type (or one whose module is gone) as usual; tracked, like
- * PyType_GenericAlloc's. */
+ * other type (or one whose module is gone) as usual. */
 static PyObject *
 Future_alloc(PyTypeObject *tp, Py_ssize_t nitems)
 {
-    PyObject *mod = PyType_GetModuleByDef(tp, &ac_moduledef);
-    if (mod == NULL) {
-        PyErr_Clear();
-        return PyType_GenericAlloc(tp, nitems);
-    }
-    ac_state *st = PyModule_GetState(mod);
-    ac_freelist *fl = tp == st->FutureType ? &st->future_free
-                      : tp == st->TaskType ? &st->task_free
-                      : NULL;
-    if (fl == NULL) {
-        return PyType_GenericAlloc(tp, nitems);
-    }
-    PyObject *o = ac_freelist_alloc(fl, tp, (size_t)tp->tp_basicsize);
-    if (o != NULL) {
-        PyObject_GC_Track(o);
-    }
-    return o;
+    return ac_freelist_tp_alloc(tp, nitems);
 }
 
 /* After the finalizer: weakrefs, clear(), then the memory to the freelist

@@ -191,9 +191,17 @@ call_in_context(ac_state *st, PyObject *h, PyObject *loop, PyObject *cb,
 {
     PyObject *res = NULL;
     if (PyContext_Enter(ctx) == 0) {
-        if (args != NULL) {
+        if (args != NULL && PyTuple_Check(args)) {
             res = PyObject_Vectorcall(cb, &PyTuple_GET_ITEM(args, 0),
                                       PyTuple_GET_SIZE(args), NULL);
+        }
+        else if (args != NULL) {
+            /* Handle(cb, args, loop) keeps args as given: cb(*args) */
+            PyObject *t = PySequence_Tuple(args);
+            if (t != NULL) {
+                res = PyObject_Call(cb, t, NULL);
+                Py_DECREF(t);
+            }
         }
         else if (arg1 != NULL) {
             res = PyObject_Vectorcall(cb, &arg1, 1, NULL);
@@ -365,6 +373,17 @@ Handle_dealloc(PyObject *self)
     Py_DECREF(tp);
 }
 
+/* tp_alloc of Handle and TimerHandle: Handle(...) and TimerHandle(...) of
+ * exactly our types take their memory from the freelists too, so what they
+ * put back when they die is taken again (a Python subclass gets
+ * PyType_GenericAlloc from type(); ac_freelist_tp_alloc falls back to it
+ * for a type whose module is gone as well). */
+static PyObject *
+Handle_alloc(PyTypeObject *tp, Py_ssize_t nitems)
+{
+    return ac_freelist_tp_alloc(tp, nitems);
+}
+
 /* Handle(callback, args, loop, context=None), as asyncio.Handle */
 static int
 Handle_init(PyObject *self, PyObject *args, PyObject *kwds)
@@ -376,13 +395,7 @@ Handle_init(PyObject *self, PyObject *args, PyObject *kwds)
         return -1;
     }
     Handle_clear(self);
-    PyObject *t = cargs == Py_None ? PyTuple_New(0) : PySequence_Tuple(cargs);
-    if (t == NULL) {
-        return -1;
-    }
-    int rc = handle_fill(AC_STATE_OF(self), H(self), cb, t, NULL, loop, ctx);
-    Py_DECREF(t);
-    return rc;
+    return handle_fill(AC_STATE_OF(self), H(self), cb, cargs, NULL, loop, ctx);
 }
 
 /* A zeroed TimerHandle's node would claim slot 0 of a heap: detach it. */
@@ -412,15 +425,9 @@ TimerHandle_init(PyObject *self, PyObject *args, PyObject *kwds)
         return -1;
     }
     Handle_clear(self);
-    PyObject *t = cargs == Py_None ? PyTuple_New(0) : PySequence_Tuple(cargs);
-    if (t == NULL) {
-        return -1;
-    }
     ac_timer_init(&TH(self)->th_node, when, self);
     TH(self)->th_when = when;
-    int rc = handle_fill(AC_STATE_OF(self), H(self), cb, t, NULL, loop, ctx);
-    Py_DECREF(t);
-    return rc;
+    return handle_fill(AC_STATE_OF(self), H(self), cb, cargs, NULL, loop, ctx);
 }
 
 static PyObject *
@@ -612,6 +619,7 @@ static PyType_Slot Handle_slots[] = {
     {Py_tp_repr, Handle_repr},
     {Py_tp_init, Handle_init},
     {Py_tp_new, PyType_GenericNew},
+    {Py_tp_alloc, Handle_alloc},
     {Py_tp_methods, Handle_methods},
     {Py_tp_getset, Handle_getset},
     {Py_tp_members, Handle_members},
@@ -642,6 +650,7 @@ static PyType_Slot TimerHandle_slots[] = {
     {Py_tp_dealloc, Handle_dealloc},
     {Py_tp_init, TimerHandle_init},
     {Py_tp_new, TimerHandle_new},
+    {Py_tp_alloc, Handle_alloc},
     {Py_tp_traverse, Handle_traverse},
     {Py_tp_clear, Handle_clear},
     {Py_tp_methods, TimerHandle_methods},

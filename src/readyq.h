@@ -83,6 +83,17 @@ ac_readyq_push(ac_readyq *q, uintptr_t kind, void *a, void *b, void *c)
     return 0;
 }
 
+/* The k-th oldest record (0: the next to pop), or NULL past the end; it
+ * stays in the queue. */
+static inline const ac_ready *
+ac_readyq_peek(const ac_readyq *q, size_t k)
+{
+    if (k >= q->len) {
+        return NULL;
+    }
+    return &q->buf[(q->head + k) & (q->cap - 1)];
+}
+
 /* Removes the oldest record into *out; 0, or -ENOENT when empty. */
 static inline int
 ac_readyq_pop(ac_readyq *q, ac_ready *out)

@@ -205,25 +205,49 @@ typedef struct {
 
 extern PyModuleDef ac_moduledef;
 
+/* The freelist (freelist.h) of objects of exactly tp, or NULL (no
+ * exception set): tp is none of the types with a list, the lists are off,
+ * or the module state is out of reach (ac_freelist_owner). */
+static inline ac_freelist *
+ac_freelist_of(PyTypeObject *tp)
+{
+    ac_state *st = ac_freelist_owner(tp);
+    if (st == NULL || st->freelists_off) {
+        return NULL;
+    }
+    return tp == st->FutureType ? &st->future_free
+           : tp == st->TaskType ? &st->task_free
+           : tp == st->FutureIterType ? &st->futiter_free
+           : tp == st->HandleType ? &st->handle_free
+           : tp == st->TimerHandleType ? &st->timer_free
+           : NULL;
+}
+
 /* Keep the memory of a dying object of exactly one of our types with a
- * freelist (freelist.h; untracked, cleared, weakrefs gone) for the next
- * one, if that list has fewer than max; 0 if it must be freed (also with
- * the lists off, or the module state out of reach: ac_freelist_owner). */
+ * freelist (untracked, cleared, weakrefs gone) for the next one, if that
+ * list has fewer than max; 0 if it must be freed. */
 static inline int
 ac_freelist_keep(PyObject *self, int max)
 {
-    PyTypeObject *tp = Py_TYPE(self);
-    ac_state *st = ac_freelist_owner(tp);
-    if (st == NULL || st->freelists_off) {
-        return 0;
-    }
-    ac_freelist *fl = tp == st->FutureType ? &st->future_free
-                      : tp == st->TaskType ? &st->task_free
-                      : tp == st->FutureIterType ? &st->futiter_free
-                      : tp == st->HandleType ? &st->handle_free
-                      : tp == st->TimerHandleType ? &st->timer_free
-                      : NULL;
+    ac_freelist *fl = ac_freelist_of(Py_TYPE(self));
     return fl != NULL && ac_freelist_push(fl, max, self);
+}
+
+/* tp_alloc of the types with a freelist (inherited by our C subtypes):
+ * exactly such a type from its list, anything else (or with no list to
+ * be had) by PyType_GenericAlloc; tracked, as PyType_GenericAlloc's. */
+static inline PyObject *
+ac_freelist_tp_alloc(PyTypeObject *tp, Py_ssize_t nitems)
+{
+    ac_freelist *fl = ac_freelist_of(tp);
+    if (fl == NULL) {
+        return PyType_GenericAlloc(tp, nitems);
+    }
+    PyObject *o = ac_freelist_alloc(fl, tp, (size_t)tp->tp_basicsize);
+    if (o != NULL) {
+        PyObject_GC_Track(o);
+    }
+    return o;
 }
 
 /* module.c: getattr(import(modname), attr), a new reference. */
@@ -396,7 +420,8 @@ void ac_task_forget(ac_state *st, PyObject *obj);
 typedef struct {
     PyObject_HEAD
     PyObject *h_callback;         /* NULL once cancelled */
-    PyObject *h_args;             /* tuple, or NULL (then h_arg1 is used) */
+    PyObject *h_args;             /* a tuple (or what Handle() was given),
+                                     or NULL (then h_arg1 is used) */
     PyObject *h_arg1;             /* the one argument of an internal handle */
     PyObject *h_context;
     PyObject *h_loop;
@@ -412,6 +437,14 @@ typedef struct {
     ac_timer th_node;             /* in the loop's heap while scheduled; the
                                      heap then owns a reference */
 } TimerHandleObj;
+
+/* The TimerHandle a heap node belongs to (its `data` too), found without
+ * reading the node: with many timers it is a cache miss of its own. */
+static inline PyObject *
+ac_timer_handle_of(ac_timer *node)
+{
+    return (PyObject *)((char *)node - offsetof(TimerHandleObj, th_node));
+}
 
 int ac_handle_init_types(PyObject *mod, ac_state *st);
 /* Frees the handle freelists and keeps them off (module clear/free). */

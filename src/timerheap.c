@@ -2,27 +2,29 @@
  *
  * Why 4-ary: a pop (the common operation: every timer that fires is popped)
  * sifts down through log4(n) levels instead of log2(n), and the keys of the
- * four children of a slot are adjacent in the array (96 bytes), so the extra
- * comparisons per level are cheap.
+ * four children of a slot are adjacent in the array (one cache line), so
+ * the extra comparisons per level are cheap.
  * Sifting moves a "hole" instead of swapping, writing each moved entry (and
  * its node's index) once.  A removal fills its hole bottom-up (fill_hole). */
 #include "timerheap.h"
 
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 
 #define ARITY 4
 
 typedef ac_timerheap_entry entry;
 
-/* Strict (deadline, seq) order; seqs are unique, so two entries never tie. */
+/* Strict (deadline, seq) order; seqs are unique, so two entries never tie.
+ * The seqs are read from the nodes, only for equal deadlines. */
 static inline int
 before(const entry *a, const entry *b)
 {
     if (a->deadline != b->deadline) {
         return a->deadline < b->deadline;
     }
-    return a->seq < b->seq;
+    return a->node->seq < b->node->seq;
 }
 
 static inline void
@@ -90,16 +92,35 @@ fill_hole(ac_timerheap *h, size_t i, const entry *e)
     sift_up(h, i, e);
 }
 
+/* The slots sit LEAD entries into a 64-byte aligned block, so that slot 1
+ * (the first child of slot 0), and with it every group of four siblings
+ * 4i+1..4i+4, starts a cache line. */
+#define LINE 64
+#define LEAD (LINE / sizeof(entry) - 1)
+
+/* The aligned block the slots sit in (NULL for none). */
+static void *
+block_of(entry *entries)
+{
+    return entries != NULL ? entries - LEAD : NULL;
+}
+
 static int
 resize(ac_timerheap *h, size_t cap)
 {
-    if (cap > SIZE_MAX / sizeof(entry)) {
+    if (cap > SIZE_MAX / sizeof(entry) - LEAD - LINE / sizeof(entry)) {
         return -ENOMEM;
     }
-    entry *entries = realloc(h->entries, cap * sizeof(entry));
-    if (entries == NULL) {
+    entry *block = aligned_alloc(LINE, ((cap + LEAD) * sizeof(entry)
+                                        + LINE - 1) / LINE * LINE);
+    if (block == NULL) {
         return -ENOMEM;
     }
+    entry *entries = block + LEAD;
+    if (h->size != 0) {
+        memcpy(entries, h->entries, h->size * sizeof(entry));
+    }
+    free(block_of(h->entries));
     h->entries = entries;
     h->cap = cap;
     return 0;
@@ -128,7 +149,7 @@ ac_timerheap_init(ac_timerheap *h)
 void
 ac_timerheap_free(ac_timerheap *h)
 {
-    free(h->entries);
+    free(block_of(h->entries));
     h->entries = NULL;
     h->size = 0;
     h->cap = 0;
@@ -151,20 +172,37 @@ ac_timerheap_push(ac_timerheap *h, ac_timer *t)
         }
     }
     t->seq = h->next_seq++;
-    entry e = {t->deadline, t->seq, t};
+    entry e = {t->deadline, t};
     sift_up(h, h->size++, &e);
     return 0;
+}
+
+/* Removes the earliest entry (the heap is not empty).  The node is only
+ * written, not read: with many timers it is cold, and a read would wait
+ * for it. */
+static ac_timer *
+take_top(ac_timerheap *h)
+{
+    ac_timer *top = h->entries[0].node;
+    top->index = AC_TIMER_DETACHED;
+    entry last = h->entries[--h->size];
+    if (h->size != 0) {
+        fill_hole(h, 0, &last);
+    }
+    maybe_shrink(h);
+    return top;
 }
 
 ac_timer *
 ac_timerheap_pop(ac_timerheap *h)
 {
-    if (h->size == 0) {
-        return NULL;
-    }
-    ac_timer *top = h->entries[0].node;
-    (void)ac_timerheap_remove(h, top);
-    return top;
+    return h->size != 0 ? take_top(h) : NULL;
+}
+
+ac_timer *
+ac_timerheap_pop_before(ac_timerheap *h, double end)
+{
+    return h->size != 0 && h->entries[0].deadline < end ? take_top(h) : NULL;
 }
 
 int

@@ -4,11 +4,12 @@
  *
  * Each node records its position in the heap (`index`), so removing any node
  * (a cancelled timer) is O(log n), not a scan.  The heap's array holds each
- * node's key (deadline, seq) next to a pointer to the node, so sifting
- * compares keys in the array without touching the nodes (with many timers
- * the nodes are scattered in memory, and reading four of them per level
- * would cost four cache misses).  A node must stay at the same address while
- * it is in the heap, and the heap never frees one.
+ * node's deadline next to a pointer to the node, so sifting compares
+ * deadlines in the array without touching the nodes (with many timers the
+ * nodes are scattered in memory, and reading four of them per level would
+ * cost four cache misses); only equal deadlines need the nodes' seq.  A
+ * node must stay at the same address while it is in the heap, and the heap
+ * never frees one.
  *
  *     ac_timerheap h;            ac_timer t;
  *     ac_timerheap_init(&h);     ac_timer_init(&t, deadline, payload);
@@ -34,7 +35,7 @@
 /* `index` of a node that is in no heap. */
 #define AC_TIMER_DETACHED SIZE_MAX
 
-/* The array is never shrunk below this many slots (once allocated; 24 bytes
+/* The array is never shrunk below this many slots (once allocated; 16 bytes
  * each). */
 #define AC_TIMERHEAP_MIN_CAP 64
 
@@ -46,10 +47,12 @@ typedef struct ac_timer {
     void *data;         /* the caller's payload, never touched by the heap */
 } ac_timer;
 
-/* A slot of the array: a copy of the node's key, and the node. */
+/* A slot of the array: a copy of the node's deadline, and the node.  16
+ * bytes, so the four children of a slot fill one 64-byte cache line (the
+ * array is placed so that they start on one).  Equal deadlines, rare with
+ * real clocks, are ordered by the nodes' seq. */
 typedef struct {
     double deadline;
-    uint64_t seq;
     ac_timer *node;
 } ac_timerheap_entry;
 
@@ -98,6 +101,10 @@ ac_timerheap_peek(const ac_timerheap *h)
 
 /* Removes and returns the earliest node (detached), or NULL when empty. */
 ac_timer *ac_timerheap_pop(ac_timerheap *h);
+
+/* The same if the earliest deadline is before `end`, else NULL (the heap
+ * unchanged).  It reads the key kept in the array, not the node. */
+ac_timer *ac_timerheap_pop_before(ac_timerheap *h, double end);
 
 /* Removes t from h in O(log n); -ENOENT if t is not in h (never pushed,
  * already popped or removed, or in another heap). */

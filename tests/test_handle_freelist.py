@@ -123,7 +123,7 @@ def test_subclasses_are_not_pooled(loop):
         _core.Handle(noop, (), loop)
         _core.TimerHandle(1.0, noop, (1,), loop)
     h = _core.Handle(noop, [1], loop)
-    assert h._args == (1,) and h._callback is noop
+    assert h._args == [1] and h._callback is noop
 
 
 def test_handles_in_cycles_are_collected(loop):
@@ -203,4 +203,24 @@ def test_timerhandle_made_directly(loop):
     t.cancel()
     assert t.cancelled()
     t2 = _core.TimerHandle(5.0, noop, None, loop)
-    assert t2._args == ()
+    assert t2._args is None    # as asyncio.TimerHandle keeps it
+
+
+def test_handles_made_directly_take_their_memory_from_the_lists(loop):
+    # Handle(...) and TimerHandle(...) put their memory on the lists when they die, so they
+    # must take it from there too: made and dropped in turn, they reuse one block each
+    # (without that, every one allocated fresh and the list grew by one per object)
+    held = [loop.call_soon(noop) for _ in range(CHURN)]     # the lists emptied
+    held += [loop.call_later(3600, noop) for _ in range(CHURN)]
+    gc.collect()
+    before = sys.getallocatedblocks()
+    for i in range(300):
+        h = _core.Handle(noop, (i,), loop)
+        t = _core.TimerHandle(5.0, noop, (i,), loop)
+        assert type(h) is _core.Handle and h._args == (i,) and not t._scheduled
+        del h, t
+    grown = sys.getallocatedblocks() - before
+    assert grown < 50, grown
+    for h in held:
+        h.cancel()
+    spin(loop)

@@ -176,6 +176,41 @@ def test_handle_types(lenv):
     th.cancel()
 
 
+def handle_types(lenv):
+    if lenv.impl.is_c:
+        from asyncio_c import _core
+        return _core.Handle, _core.TimerHandle
+    return asyncio.Handle, asyncio.TimerHandle
+
+
+@pytest.mark.parametrize("args", [None, [1, 2], (1, 2), ()], ids=repr)
+def test_handle_made_directly_keeps_its_args_as_given(lenv, args):
+    # Handle(callback, args, loop) and TimerHandle(when, ...): _args is what was given
+    # (None included) and running calls callback(*args)
+    loop = lenv.loop
+    Handle, TimerHandle = handle_types(lenv)
+    got = []
+
+    def record(*a):
+        got.append(a)
+    h = Handle(record, args, loop)
+    th = TimerHandle(5.0, record, args, loop)
+    assert h._args is args and th._args is args
+    h._run()
+    th._run()
+    if args is None:
+        # asyncio's callback(*None) raises TypeError, reported as a failed callback
+        errors = lenv.take_errors()
+        assert [type(e["exception"]) for e in errors] == [TypeError, TypeError]
+        assert [e["handle"] for e in errors] == [h, th]
+        assert got == []
+    else:
+        assert lenv.take_errors() == []
+        assert got == [tuple(args)] * 2
+    h.cancel()
+    assert h._args is None
+
+
 def test_handle_cancel(lenv):
     loop = lenv.loop
     ran = []

@@ -45,6 +45,7 @@ test_empty(void)
     ac_readyq_init(&q);
     CHECK(ac_readyq_len(&q) == 0);
     CHECK(ac_readyq_pop(&q, &r) == -ENOENT);
+    CHECK(ac_readyq_peek(&q, 0) == NULL);
     CHECK(q.buf == NULL);          /* nothing allocated yet */
     CHECK(push_n(&q, 1) == 0);
     CHECK(q.cap == AC_READYQ_MIN_CAP);
@@ -99,6 +100,11 @@ test_wraparound(void)
         REQUIRE(push_n(&q, next_in++) == 0);
     }
     CHECK(q.head != 0 && q.head + q.len > q.cap);
+    /* peek sees every record in order across the wrap, and nothing past */
+    for (size_t k = 0; k < q.len; k++) {
+        REQUIRE(is_n(ac_readyq_peek(&q, k), next_out + k));
+    }
+    CHECK(ac_readyq_peek(&q, q.len) == NULL);
     REQUIRE(push_n(&q, next_in++) == 0);
     CHECK(q.cap == 2 * AC_READYQ_MIN_CAP);
     /* Grow once more, then come down to a quarter without shrinking. */

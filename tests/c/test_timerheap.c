@@ -21,16 +21,20 @@ heap_ok(const ac_timerheap *h)
     }
     for (size_t i = 0; i < h->size; i++) {
         const ac_timerheap_entry *e = &h->entries[i];
-        if (e->node->index != i || e->node->deadline != e->deadline
-            || e->node->seq != e->seq) {
+        if (e->node->index != i || e->node->deadline != e->deadline) {
             return 0;
         }
         if (i > 0) {
             const ac_timerheap_entry *p = &h->entries[(i - 1) / 4];
             if (e->deadline < p->deadline
-                || (e->deadline == p->deadline && e->seq < p->seq)) {
+                || (e->deadline == p->deadline
+                    && e->node->seq < p->node->seq)) {
                 return 0;
             }
+        }
+        /* each group of four siblings starts a cache line */
+        if (i % 4 == 1 && (uintptr_t)e % 64 != 0) {
+            return 0;
         }
     }
     return 1;
@@ -136,6 +140,38 @@ test_fifo_ties(void)
         popped++;
     }
     CHECK(popped == N - (N + 6) / 7);
+    ac_timerheap_free(&h);
+}
+
+/* pop_before takes exactly the entries due before `end`, in order, and
+ * leaves the rest (an equal deadline is not before end). */
+static void
+test_pop_before(void)
+{
+    enum { N = 1000 };
+    static ac_timer t[N];
+    ac_timerheap h;
+    ac_timerheap_init(&h);
+    CHECK(ac_timerheap_pop_before(&h, 1e300) == NULL);
+    for (size_t i = 0; i < N; i++) {
+        /* deadlines 0..99, ten of each, pushed out of order */
+        ac_timer_init(&t[i], (double)((i * 37) % 100), (void *)(uintptr_t)i);
+        REQUIRE(ac_timerheap_push(&h, &t[i]) == 0);
+    }
+    ac_timer *x, *prev = NULL;
+    size_t taken = 0;
+    while ((x = ac_timerheap_pop_before(&h, 50.0)) != NULL) {
+        REQUIRE(x->deadline < 50.0 && !ac_timer_active(x));
+        REQUIRE(prev == NULL || in_order(prev, x));
+        prev = x;
+        taken++;
+    }
+    CHECK(taken == 500);
+    CHECK(ac_timerheap_size(&h) == 500 && heap_ok(&h));
+    CHECK(ac_timerheap_peek(&h)->deadline == 50.0);
+    CHECK(ac_timerheap_pop_before(&h, -INFINITY) == NULL);
+    CHECK(ac_timerheap_pop_before(&h, NAN) == NULL);
+    CHECK(ac_timerheap_size(&h) == 500);
     ac_timerheap_free(&h);
 }
 
@@ -405,6 +441,7 @@ main(void)
     RUN(test_empty);
     RUN(test_errors_and_reuse);
     RUN(test_fifo_ties);
+    RUN(test_pop_before);
     RUN(test_random_seed_1);
     RUN(test_random_seed_2);
     RUN(test_remove_every_position);
