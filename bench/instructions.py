@@ -9,8 +9,9 @@
 Timings on a shared machine are noisy and this one has no hardware
 performance counters; callgrind counts the instructions a process executes,
 which does not depend on the load.  Every (workload, loop) runs bench/_child.py
-under ``valgrind --tool=callgrind`` twice, at n and at 2n operations (no
-warm-up, PYTHONHASHSEED=0), and the table shows
+under ``valgrind --tool=callgrind`` twice, at sizes n and 2n (no warm-up,
+PYTHONHASHSEED=0; gather_tree, whose size is a depth, at n and n + 1), and
+the table shows
 
     (I(2n) - I(n)) / (ops(2n) - ops(n))
 
@@ -90,6 +91,18 @@ def read_total(path):
     return total
 
 
+def second_size(wl, n):
+    """The size the second profile runs at: 2n, or for a workload whose
+    operations grow faster than its size (gather_tree's size is a depth) the
+    smallest size with at least twice n's operations."""
+    if wl.ops(2 * n) <= 4 * wl.ops(n):
+        return 2 * n
+    m = n + 1
+    while wl.ops(m) < 2 * wl.ops(n):
+        m += 1
+    return m
+
+
 def measure(args, outdir, wl, lp, n):
     """Run one child under callgrind; return (instructions, error)."""
     out = os.path.join(outdir, f"{wl.name}.{lp}.{n}.out")
@@ -119,7 +132,9 @@ def main(argv=None):
     runnable = [lp for lp in loops if lp not in skipped]
     sizes = {w.name: max(1, round(w.quick_size * args.scale))
              for w in args.selected}
-    print(f"valgrind --tool=callgrind, each workload at n and 2n (n shown), "
+    larger = {w.name: second_size(w, sizes[w.name]) for w in args.selected}
+    print(f"valgrind --tool=callgrind, each workload at n and 2n (n shown; "
+          f"a depth: n and n + 1), "
           f"no warm-up, PYTHONHASHSEED=0; {UNIT} = (I(2n) - I(n)) / "
           f"(ops(2n) - ops(n))\n", flush=True)
 
@@ -130,8 +145,8 @@ def main(argv=None):
             return runnable[:1]
         return [lp for lp in runnable if lp != _run.NATIVE or wl.native]
 
-    jobs = [(wl, lp, k * sizes[wl.name]) for wl in args.selected
-            for lp in columns(wl) for k in (1, 2)]
+    jobs = [(wl, lp, m) for wl in args.selected for lp in columns(wl)
+            for m in (sizes[wl.name], larger[wl.name])]
     counts, errors = {}, {}
     tmp = None
     outdir = args.callgrind_out
@@ -169,11 +184,12 @@ def main(argv=None):
         per = results[wl.name] = {}
         for lp in columns(wl):
             r = per[lp] = {"samples": [], "errors": [], "runs": []}
-            a, b = counts.get((wl.name, lp, n)), counts.get((wl.name, lp, 2 * n))
+            m = larger[wl.name]
+            a, b = counts.get((wl.name, lp, n)), counts.get((wl.name, lp, m))
             if a is not None and b is not None:
-                r["samples"].append((b - a) / (wl.ops(2 * n) - wl.ops(n)))
+                r["samples"].append((b - a) / (wl.ops(m) - wl.ops(n)))
                 r["runs"] = [{"n": n, "instructions": a},
-                             {"n": 2 * n, "instructions": b}]
+                             {"n": m, "instructions": b}]
             elif (wl.name, lp) in errors:
                 r["errors"].append(errors[wl.name, lp])
     shown = [wl._replace(unit=UNIT) for wl in args.selected]

@@ -105,6 +105,23 @@ def test_timer_in_the_past_fires_on_the_next_pass(lenv):
     assert order == ["past", "negative", "zero"]
 
 
+def test_due_timers_run_in_deadline_order_even_under_a_millisecond(lenv):
+    # uvloop makes a call_later whose delay rounds to 0 ms a call_soon (a
+    # Handle, run in call order, possibly early); asyncio keeps every timer
+    # a TimerHandle in deadline order, and so do we.
+    loop = lenv.loop
+    order = []
+    handles = [loop.call_later(-0.0005, order.append, "a"),
+               loop.call_later(-0.001, order.append, "b"),
+               loop.call_later(0.0004, order.append, "c")]
+    timer_handle = handle_types(lenv)[1]
+    assert all(type(h) is timer_handle for h in handles)
+    lenv.spin()
+    assert order[:2] == ["b", "a"]
+    lenv.run(asyncio.sleep(0.002))
+    assert order == ["b", "a", "c"]
+
+
 def test_callbacks_queued_before_the_pass_run_before_due_timers(lenv):
     loop = lenv.loop
     order = []
