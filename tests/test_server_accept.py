@@ -709,7 +709,7 @@ def test_close_with_accepted_connections_pending(lenv, monkeypatch, gc_in_attach
     assert protos == []
     srv.close()
     # Python 3.13.0's Server._wakeup runs again from each dropped transport's __del__ (via
-    # _detach) and raises TypeError there (CPython gh-109564, fixed in later 3.13s).  The
+    # _detach) and raises TypeError there (CPython gh-109564).  The
     # unraisable hook must not keep those exceptions: pytest keeps each one with its
     # traceback until the test ends, and when the __del__ ran from a collection inside the
     # next transport's __init__, the frames reach that transport and its socket, whose
