@@ -23,7 +23,8 @@ undef = []
 if _flag("ASYNCIO_C_WERROR"):
     extra_compile.append("-Werror")
 if _flag("ASYNCIO_C_DEBUG") or _flag("ASYNCIO_C_ASAN"):
-    extra_compile += ["-O0", "-g3", "-UNDEBUG", "-DAC_HANDLE_FREELIST_MAX=0"]
+    extra_compile += ["-O0", "-g3", "-UNDEBUG", "-DAC_HANDLE_FREELIST_MAX=0",
+                      "-DAC_FUTURE_FREELIST_MAX=0"]
     undef.append("NDEBUG")
 else:
     extra_compile += ["-O2"]

@@ -370,10 +370,12 @@ ac_future_outcome(ac_state *st, FutureObj *fut, PyObject **res)
 PyObject *
 ac_future_new(ac_state *st, PyObject *loop)
 {
-    PyObject *fut = st->FutureType->tp_alloc(st->FutureType, 0);
+    PyObject *fut = ac_freelist_alloc(&st->future_free, st->FutureType,
+                                      sizeof(FutureObj));
     if (fut == NULL) {
         return NULL;
     }
+    PyObject_GC_Track(fut);
     if (ac_future_init(st, AC_FUT(fut), loop) < 0) {
         Py_DECREF(fut);
         return NULL;
@@ -502,20 +504,74 @@ ac_future_finalize(PyObject *self)
     ac_err_give(saved);
 }
 
+/* ---------------------------------------------------------------------
+ * freelists (freelist.h)
+ *
+ * Every create_future, create_task and await of a future makes an object
+ * that soon dies.  The memory of a dead Future, Task or FutureIter of
+ * exactly our types (never a subclass: those go through subtype_dealloc)
+ * goes on a per-interpreter list, up to AC_FUTURE_FREELIST_MAX of each.
+ * A future or task is kept only when its tp_finalize was not called (see
+ * ac_future_dealloc_reusable: skipped when it would do nothing), as the GC
+ * header's "finalized" bit stays set for good once it ran; one finalized
+ * by the collector (cyclic garbage) or that had something to report is
+ * freed as before.
+ * -DAC_FUTURE_FREELIST_MAX=0 turns the lists off (debug and ASan builds). */
+
+#ifndef AC_FUTURE_FREELIST_MAX
+#define AC_FUTURE_FREELIST_MAX 256
+#endif
+
 void
-ac_future_dealloc(PyObject *self, inquiry clear)
+ac_future_freelists_close(ac_state *st)
+{
+    st->freelists_off = 1;
+    ac_freelist_drop(&st->future_free);
+    ac_freelist_drop(&st->task_free);
+    ac_freelist_drop(&st->futiter_free);
+}
+
+/* tp_alloc of Future, inherited by Task (so Future() and Task(coro) too)
+ * and by our C subtypes: exactly Future or Task from the freelists, any
+ * other type (or one whose module is gone) as usual. */
+static PyObject *
+Future_alloc(PyTypeObject *tp, Py_ssize_t nitems)
+{
+    return ac_freelist_tp_alloc(tp, nitems);
+}
+
+/* After the finalizer: weakrefs, clear(), then the memory to the freelist
+ * (reusable) or freed. */
+static void
+future_dealloc_tail(PyObject *self, inquiry clear, int reusable)
 {
     PyTypeObject *tp = Py_TYPE(self);
-    if (PyObject_CallFinalizerFromDealloc(self) < 0) {
-        return;  /* resurrected */
-    }
     PyObject_GC_UnTrack(self);
     if (AC_FUT(self)->fut_weakreflist != NULL) {
         PyObject_ClearWeakRefs(self);
     }
     (void)clear(self);
-    tp->tp_free(self);
+    if (!reusable || !ac_freelist_keep(self, AC_FUTURE_FREELIST_MAX)) {
+        tp->tp_free(self);
+    }
     Py_DECREF(tp);
+}
+
+void
+ac_future_dealloc(PyObject *self, inquiry clear)
+{
+    if (PyObject_CallFinalizerFromDealloc(self) < 0) {
+        return;  /* resurrected */
+    }
+    future_dealloc_tail(self, clear, 0);
+}
+
+/* PyObject_CallFinalizerFromDealloc sets the "finalized" bit even when the
+ * finalizer has nothing to do: not called here. */
+void
+ac_future_dealloc_reusable(PyObject *self, inquiry clear)
+{
+    future_dealloc_tail(self, clear, 1);
 }
 
 static int
@@ -534,7 +590,16 @@ Future_clear(PyObject *self)
 static void
 Future_dealloc(PyObject *self)
 {
-    ac_future_dealloc(self, Future_clear);
+    /* exactly Future (a Python subclass's instances come through
+     * subtype_dealloc), and nothing for ac_future_finalize to report */
+    FutureObj *fut = AC_FUT(self);
+    if (Py_TYPE(self)->tp_dealloc == Future_dealloc &&
+        (!fut->fut_log_tb || fut->fut_loop == NULL)) {
+        ac_future_dealloc_reusable(self, Future_clear);
+    }
+    else {
+        ac_future_dealloc(self, Future_clear);
+    }
 }
 
 /* ---------------------------------------------------------------------
@@ -975,6 +1040,7 @@ static PyType_Slot Future_slots[] = {
     {Py_tp_members, Future_members},
     {Py_tp_init, Future_init},
     {Py_tp_new, PyType_GenericNew},
+    {Py_tp_alloc, Future_alloc},
     {0, NULL},
 };
 
@@ -998,7 +1064,8 @@ future_new_iter(PyObject *self)
 {
     ac_state *st = AC_STATE_OF(self);
     FUT_CHECK_INIT(AC_FUT(self), NULL);
-    FutureIterObj *it = PyObject_GC_New(FutureIterObj, st->FutureIterType);
+    FutureIterObj *it = (FutureIterObj *)ac_freelist_alloc(
+        &st->futiter_free, st->FutureIterType, sizeof(FutureIterObj));
     if (it == NULL) {
         return NULL;
     }
@@ -1013,7 +1080,10 @@ FutureIter_dealloc(PyObject *self)
     PyTypeObject *tp = Py_TYPE(self);
     PyObject_GC_UnTrack(self);
     Py_CLEAR(((FutureIterObj *)self)->it_fut);
-    PyObject_GC_Del(self);
+    /* no subclasses, no finalizer, no weakrefs */
+    if (!ac_freelist_keep(self, AC_FUTURE_FREELIST_MAX)) {
+        PyObject_GC_Del(self);
+    }
     Py_DECREF(tp);
 }
 

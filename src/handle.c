@@ -62,7 +62,7 @@ handle_fill(ac_state *st, HandleObj *h, PyObject *cb, PyObject *args,
 }
 
 /* ---------------------------------------------------------------------
- * freelists
+ * freelists (freelist.h)
  *
  * A loop makes and drops a handle per call_soon and per timer.  The memory
  * of a dead handle of exactly Handle or TimerHandle (never a subclass) goes
@@ -70,8 +70,8 @@ handle_fill(ac_state *st, HandleObj *h, PyObject *cb, PyObject *args,
  * next handle reuses it: no malloc/free, and no allocation counted by the
  * garbage collector, whose gen0 collections come every 700 net
  * allocations (each call_soon also allocates a Context, which we cannot
- * avoid, so they are fewer, not gone).  An entry is an untracked object
- * with no references (its type's included), chained through h_callback.
+ * avoid, so they are fewer, not gone).  Entries are chained through
+ * h_callback.
  * 512 each: at most 512 * (112 + 144) bytes (obmalloc's size classes),
  * 128 KiB per interpreter; measured (callgrind, call_soon in batches of
  * 1000): 256 did worse than no list (the collections fell at a worse
@@ -82,101 +82,20 @@ handle_fill(ac_state *st, HandleObj *h, PyObject *cb, PyObject *args,
 #define AC_HANDLE_FREELIST_MAX 512
 #endif
 
-/* Fresh memory for an untracked object of exactly tp, from the list if it
- * has some; everything after the object header zeroed. */
-static PyObject *
-freelist_alloc(PyObject **list, int *n, PyTypeObject *tp, size_t size)
-{
-    PyObject *o = *list;
-    if (o != NULL) {
-        *list = H(o)->h_callback;
-        --*n;
-        (void)PyObject_Init(o, tp);
-    }
-    else {
-        o = PyObject_GC_New(PyObject, tp);
-        if (o == NULL) {
-            return NULL;
-        }
-    }
-    memset((char *)o + sizeof(PyObject), 0, size - sizeof(PyObject));
-    return o;
-}
-
-/* The list for objects of exactly tp (Handle or TimerHandle) while the
- * lists are on: 1 with *list and *n set; 0 for none.
- * The type loses its module when the collector clears it (a garbage cycle
- * of module and types: interpreter or module teardown), and
- * PyType_GetModuleState then raises: look only with no exception set (a
- * handle dropped while one propagates is freed), and clear that one. */
-static int
-freelist_of(PyTypeObject *tp, PyObject ***list, int **n)
-{
-    if (PyErr_Occurred()) {
-        return 0;
-    }
-    ac_state *st = PyType_GetModuleState(tp);
-    if (st == NULL) {
-        PyErr_Clear();
-        return 0;
-    }
-    if (st->freelists_off) {
-        return 0;
-    }
-    if (tp == st->HandleType) {
-        *list = &st->handle_free;
-        *n = &st->handle_nfree;
-        return 1;
-    }
-    if (tp == st->TimerHandleType) {
-        *list = &st->timer_free;
-        *n = &st->timer_nfree;
-        return 1;
-    }
-    return 0;
-}
-
-/* Keep the memory of a dying handle of exactly our types (untracked,
- * cleared); 0 if it must be freed. */
-static int
-freelist_put(PyObject *self, PyTypeObject *tp)
-{
-    PyObject **list;
-    int *n;
-    if (!freelist_of(tp, &list, &n) || *n >= AC_HANDLE_FREELIST_MAX) {
-        return 0;
-    }
-    H(self)->h_callback = *list;
-    *list = self;
-    ++*n;
-    return 1;
-}
-
-static void
-freelist_drop(PyObject **list, int *n)
-{
-    while (*list != NULL) {
-        PyObject *o = *list;
-        *list = H(o)->h_callback;
-        PyObject_GC_Del(o);
-    }
-    *n = 0;
-}
-
 void
 ac_handle_freelists_close(ac_state *st)
 {
     st->freelists_off = 1;
-    freelist_drop(&st->handle_free, &st->handle_nfree);
-    freelist_drop(&st->timer_free, &st->timer_nfree);
+    ac_freelist_drop(&st->handle_free);
+    ac_freelist_drop(&st->timer_free);
 }
 
 PyObject *
 ac_handle_new(ac_state *st, PyObject *cb, PyObject *args, PyObject *arg1,
               PyObject *loop, PyObject *ctx)
 {
-    HandleObj *h = H(freelist_alloc(&st->handle_free, &st->handle_nfree,
-                                    st->HandleType, sizeof(HandleObj)));
+    HandleObj *h = H(ac_freelist_alloc(&st->handle_free, st->HandleType,
+                                       sizeof(HandleObj)));
     if (h == NULL) {
         return NULL;
     }
@@ -193,9 +112,9 @@ PyObject *
 ac_timerhandle_new(ac_state *st, double when, PyObject *cb, PyObject *args,
                    PyObject *loop, PyObject *ctx)
 {
-    TimerHandleObj *t = TH(freelist_alloc(&st->timer_free, &st->timer_nfree,
-                                          st->TimerHandleType,
-                                          sizeof(TimerHandleObj)));
+    TimerHandleObj *t = TH(ac_freelist_alloc(&st->timer_free,
+                                             st->TimerHandleType,
+                                             sizeof(TimerHandleObj)));
     if (t == NULL) {
         return NULL;
     }
@@ -447,7 +366,8 @@ Handle_dealloc(PyObject *self)
     }
     Handle_clear(self);
     /* a Python subclass's instances come here through subtype_dealloc */
-    if (tp->tp_dealloc != Handle_dealloc || !freelist_put(self, tp)) {
+    if (tp->tp_dealloc != Handle_dealloc ||
+        !ac_freelist_keep(self, AC_HANDLE_FREELIST_MAX)) {
         tp->tp_free(self);
     }
     Py_DECREF(tp);
@@ -456,21 +376,12 @@ Handle_dealloc(PyObject *self)
 /* tp_alloc of Handle and TimerHandle: Handle(...) and TimerHandle(...) of
  * exactly our types take their memory from the freelists too, so what they
  * put back when they die is taken again (a Python subclass gets
- * PyType_GenericAlloc from type(), and a type whose module is gone
- * falls back to it as well). */
+ * PyType_GenericAlloc from type(); ac_freelist_tp_alloc falls back to it
+ * for a type whose module is gone as well). */
 static PyObject *
 Handle_alloc(PyTypeObject *tp, Py_ssize_t nitems)
 {
-    PyObject **list;
-    int *n;
-    if (!freelist_of(tp, &list, &n)) {
-        return PyType_GenericAlloc(tp, nitems);
-    }
-    PyObject *o = freelist_alloc(list, n, tp, (size_t)tp->tp_basicsize);
-    if (o != NULL) {
-        PyObject_GC_Track(o);
-    }
-    return o;
+    return ac_freelist_tp_alloc(tp, nitems);
 }
 
 /* Handle(callback, args, loop, context=None), as asyncio.Handle */

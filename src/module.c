@@ -206,6 +206,7 @@ module_clear(PyObject *mod)
     ac_state *st = PyModule_GetState(mod);
     /* before the types go: freeing the memory reads its type */
     ac_handle_freelists_close(st);
+    ac_future_freelists_close(st);
 #define CLEAR(name) Py_CLEAR(st->name);
     STATE_OBJECTS(CLEAR)
 #undef CLEAR

@@ -5,6 +5,7 @@
 
 #include "compat.h"
 #include <stdint.h>
+#include "freelist.h"
 #include "poller.h"
 #include "readyq.h"
 #include "timerheap.h"
@@ -186,13 +187,14 @@ typedef struct {
     PyObject *str_pidfd;              /* "pidfd" */
     /* end process.c */
 
-    /* handle.c: the memory of dead Handles and TimerHandles of exactly
-     * our types, kept for the next ones (chained through h_callback; no
-     * references held).  Off (and emptied) once the module is cleared. */
-    PyObject *handle_free;
-    PyObject *timer_free;
-    int handle_nfree;
-    int timer_nfree;
+    /* freelist.h: the memory of dead objects of exactly these types, kept
+     * for the next ones (no references held).  Off (and emptied) once the
+     * module is cleared. */
+    ac_freelist handle_free;          /* handle.c */
+    ac_freelist timer_free;
+    ac_freelist future_free;          /* future.c (tasks' too) */
+    ac_freelist task_free;
+    ac_freelist futiter_free;
     char freelists_off;
 
     uint64_t task_name_counter;
@@ -202,6 +204,51 @@ typedef struct {
 } ac_state;
 
 extern PyModuleDef ac_moduledef;
+
+/* The freelist (freelist.h) of objects of exactly tp, or NULL (no
+ * exception set): tp is none of the types with a list, the lists are off,
+ * or the module state is out of reach (ac_freelist_owner). */
+static inline ac_freelist *
+ac_freelist_of(PyTypeObject *tp)
+{
+    ac_state *st = ac_freelist_owner(tp);
+    if (st == NULL || st->freelists_off) {
+        return NULL;
+    }
+    return tp == st->FutureType ? &st->future_free
+           : tp == st->TaskType ? &st->task_free
+           : tp == st->FutureIterType ? &st->futiter_free
+           : tp == st->HandleType ? &st->handle_free
+           : tp == st->TimerHandleType ? &st->timer_free
+           : NULL;
+}
+
+/* Keep the memory of a dying object of exactly one of our types with a
+ * freelist (untracked, cleared, weakrefs gone) for the next one, if that
+ * list has fewer than max; 0 if it must be freed. */
+static inline int
+ac_freelist_keep(PyObject *self, int max)
+{
+    ac_freelist *fl = ac_freelist_of(Py_TYPE(self));
+    return fl != NULL && ac_freelist_push(fl, max, self);
+}
+
+/* tp_alloc of the types with a freelist (inherited by our C subtypes):
+ * exactly such a type from its list, anything else (or with no list to
+ * be had) by PyType_GenericAlloc; tracked, as PyType_GenericAlloc's. */
+static inline PyObject *
+ac_freelist_tp_alloc(PyTypeObject *tp, Py_ssize_t nitems)
+{
+    ac_freelist *fl = ac_freelist_of(tp);
+    if (fl == NULL) {
+        return PyType_GenericAlloc(tp, nitems);
+    }
+    PyObject *o = ac_freelist_alloc(fl, tp, (size_t)tp->tp_basicsize);
+    if (o != NULL) {
+        PyObject_GC_Track(o);
+    }
+    return o;
+}
 
 /* module.c: getattr(import(modname), attr), a new reference. */
 PyObject *ac_import_attr(const char *modname, const char *attr);
@@ -330,6 +377,12 @@ void ac_future_clear(FutureObj *fut);
 void ac_future_finalize(PyObject *self);
 /* tp_dealloc of Future and its subtypes: finalizer, weakrefs, clear(), free. */
 void ac_future_dealloc(PyObject *self, inquiry clear);
+/* The same for an object of exactly Future or Task whose tp_finalize would
+ * do nothing: not called, and the memory may go on a freelist. */
+void ac_future_dealloc_reusable(PyObject *self, inquiry clear);
+/* Frees the Future, Task and FutureIter freelists (module clear/free;
+ * the lists are off from then on, see ac_handle_freelists_close). */
+void ac_future_freelists_close(ac_state *st);
 
 static inline int
 ac_future_check_exact(ac_state *st, PyObject *o)

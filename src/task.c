@@ -939,10 +939,11 @@ ac_task_new(ac_state *st, PyObject *coro, PyObject *loop, PyObject *name,
             PyObject *context)
 {
     PyTypeObject *tp = st->TaskType;
-    PyObject *task = tp->tp_alloc(tp, 0);
+    PyObject *task = ac_freelist_alloc(&st->task_free, tp, sizeof(TaskObj));
     if (task == NULL) {
         return NULL;
     }
+    PyObject_GC_Track(task);
     if (task_setup(st, AC_TASK(task), coro, loop, name, context,
                    Py_False) < 0) {
         Py_DECREF(task);
@@ -1011,7 +1012,23 @@ Task_finalize(PyObject *self)
 static void
 Task_dealloc(PyObject *self)
 {
-    ac_future_dealloc(self, Task_clear);
+    /* Exactly Task (a Python subclass's instances come through
+     * subtype_dealloc, which ran Task_finalize), and Task_finalize would
+     * only unlink it: done here, before any weakref callback could see it
+     * in all_tasks(). */
+    FutureObj *fut = AC_FUT(self);
+    int reusable = Py_TYPE(self)->tp_dealloc == Task_dealloc &&
+                   (fut->fut_loop == NULL ||
+                    (!fut->fut_log_tb &&
+                     !(fut->fut_state == AC_PENDING &&
+                       fut->task_log_destroy_pending)));
+    if (reusable) {
+        task_unlink(AC_TASK(self));
+        ac_future_dealloc_reusable(self, Task_clear);
+    }
+    else {
+        ac_future_dealloc(self, Task_clear);
+    }
 }
 
 static PyObject *
