@@ -196,8 +196,17 @@ call_in_context(ac_state *st, PyObject *h, PyObject *loop, PyObject *cb,
                                       PyTuple_GET_SIZE(args), NULL);
         }
         else if (args != NULL) {
-            /* Handle(cb, args, loop) keeps args as given: cb(*args) */
-            PyObject *t = PySequence_Tuple(args);
+            /* Handle(cb, args, loop) keeps args as given: cb(*args),
+             * refused as the interpreter refuses *args */
+            PyObject *t = NULL;
+            if (Py_TYPE(args)->tp_iter == NULL && !PySequence_Check(args)) {
+                PyErr_Format(PyExc_TypeError,
+                             "Value after * must be an iterable, not %.200s",
+                             Py_TYPE(args)->tp_name);
+            }
+            else {
+                t = PySequence_Tuple(args);
+            }
             if (t != NULL) {
                 res = PyObject_Call(cb, t, NULL);
                 Py_DECREF(t);

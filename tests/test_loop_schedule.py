@@ -219,6 +219,8 @@ def test_handle_made_directly_keeps_its_args_as_given(lenv, args):
         # asyncio's callback(*None) raises TypeError, reported as a failed callback
         errors = lenv.take_errors()
         assert [type(e["exception"]) for e in errors] == [TypeError, TypeError]
+        assert [str(e["exception"]) for e in errors] == [
+            "Value after * must be an iterable, not NoneType"] * 2
         assert [e["handle"] for e in errors] == [h, th]
         assert got == []
     else:
