@@ -480,7 +480,7 @@ void
 ac_future_finalize(PyObject *self)
 {
     FutureObj *fut = AC_FUT(self);
-    if (!fut->fut_log_tb || fut->fut_loop == NULL) {
+    if (!ac_future_would_report(fut)) {
         return;
     }
     fut->fut_log_tb = 0;
@@ -529,15 +529,6 @@ ac_future_freelists_close(ac_state *st)
     ac_freelist_drop(&st->future_free);
     ac_freelist_drop(&st->task_free);
     ac_freelist_drop(&st->futiter_free);
-}
-
-/* tp_alloc of Future, inherited by Task (so Future() and Task(coro) too)
- * and by our C subtypes: exactly Future or Task from the freelists, any
- * other type (or one whose module is gone) as usual. */
-static PyObject *
-Future_alloc(PyTypeObject *tp, Py_ssize_t nitems)
-{
-    return ac_freelist_tp_alloc(tp, nitems);
 }
 
 /* After the finalizer: weakrefs, clear(), then the memory to the freelist
@@ -592,9 +583,8 @@ Future_dealloc(PyObject *self)
 {
     /* exactly Future (a Python subclass's instances come through
      * subtype_dealloc), and nothing for ac_future_finalize to report */
-    FutureObj *fut = AC_FUT(self);
     if (Py_TYPE(self)->tp_dealloc == Future_dealloc &&
-        (!fut->fut_log_tb || fut->fut_loop == NULL)) {
+        !ac_future_would_report(AC_FUT(self))) {
         ac_future_dealloc_reusable(self, Future_clear);
     }
     else {
@@ -1040,7 +1030,7 @@ static PyType_Slot Future_slots[] = {
     {Py_tp_members, Future_members},
     {Py_tp_init, Future_init},
     {Py_tp_new, PyType_GenericNew},
-    {Py_tp_alloc, Future_alloc},
+    {Py_tp_alloc, ac_freelist_tp_alloc},  /* inherited by Task */
     {0, NULL},
 };
 

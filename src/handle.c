@@ -118,7 +118,7 @@ ac_timerhandle_new(ac_state *st, double when, PyObject *cb, PyObject *args,
     if (t == NULL) {
         return NULL;
     }
-    ac_timer_init(&t->th_node, when, t);
+    ac_timer_init(&t->th_node, when);
     t->th_when = when;
     if (handle_fill(st, H(t), cb, args, NULL, loop, ctx) < 0) {
         PyObject_GC_Track(t);
@@ -382,17 +382,6 @@ Handle_dealloc(PyObject *self)
     Py_DECREF(tp);
 }
 
-/* tp_alloc of Handle and TimerHandle: Handle(...) and TimerHandle(...) of
- * exactly our types take their memory from the freelists too, so what they
- * put back when they die is taken again (a Python subclass gets
- * PyType_GenericAlloc from type(); ac_freelist_tp_alloc falls back to it
- * for a type whose module is gone as well). */
-static PyObject *
-Handle_alloc(PyTypeObject *tp, Py_ssize_t nitems)
-{
-    return ac_freelist_tp_alloc(tp, nitems);
-}
-
 /* Handle(callback, args, loop, context=None), as asyncio.Handle */
 static int
 Handle_init(PyObject *self, PyObject *args, PyObject *kwds)
@@ -413,7 +402,7 @@ TimerHandle_new(PyTypeObject *tp, PyObject *args, PyObject *kwds)
 {
     PyObject *self = PyType_GenericNew(tp, args, kwds);
     if (self != NULL) {
-        ac_timer_init(&TH(self)->th_node, 0.0, self);
+        ac_timer_init(&TH(self)->th_node, 0.0);
     }
     return self;
 }
@@ -434,7 +423,7 @@ TimerHandle_init(PyObject *self, PyObject *args, PyObject *kwds)
         return -1;
     }
     Handle_clear(self);
-    ac_timer_init(&TH(self)->th_node, when, self);
+    ac_timer_init(&TH(self)->th_node, when);
     TH(self)->th_when = when;
     return handle_fill(AC_STATE_OF(self), H(self), cb, cargs, NULL, loop, ctx);
 }
@@ -628,7 +617,7 @@ static PyType_Slot Handle_slots[] = {
     {Py_tp_repr, Handle_repr},
     {Py_tp_init, Handle_init},
     {Py_tp_new, PyType_GenericNew},
-    {Py_tp_alloc, Handle_alloc},
+    {Py_tp_alloc, ac_freelist_tp_alloc},
     {Py_tp_methods, Handle_methods},
     {Py_tp_getset, Handle_getset},
     {Py_tp_members, Handle_members},
@@ -659,7 +648,7 @@ static PyType_Slot TimerHandle_slots[] = {
     {Py_tp_dealloc, Handle_dealloc},
     {Py_tp_init, TimerHandle_init},
     {Py_tp_new, TimerHandle_new},
-    {Py_tp_alloc, Handle_alloc},
+    {Py_tp_alloc, ac_freelist_tp_alloc},
     {Py_tp_traverse, Handle_traverse},
     {Py_tp_clear, Handle_clear},
     {Py_tp_methods, TimerHandle_methods},

@@ -233,9 +233,12 @@ ac_freelist_keep(PyObject *self, int max)
     return fl != NULL && ac_freelist_push(fl, max, self);
 }
 
-/* tp_alloc of the types with a freelist (inherited by our C subtypes):
- * exactly such a type from its list, anything else (or with no list to
- * be had) by PyType_GenericAlloc; tracked, as PyType_GenericAlloc's. */
+/* tp_alloc of the types with a freelist (Handle, TimerHandle, Future and,
+ * by inheritance, Task), so that Handle(...), Future(), Task(coro) made
+ * directly take back the memory their deaths give: exactly such a type
+ * from its list; anything else (a Python subclass, whose type() gives
+ * PyType_GenericAlloc anyway; a type whose module is gone) by
+ * PyType_GenericAlloc.  Tracked, as PyType_GenericAlloc's. */
 static inline PyObject *
 ac_freelist_tp_alloc(PyTypeObject *tp, Py_ssize_t nitems)
 {
@@ -375,6 +378,13 @@ int ac_future_outcome(ac_state *st, FutureObj *fut, PyObject **res);
 int ac_future_traverse(FutureObj *fut, visitproc visit, void *arg);
 void ac_future_clear(FutureObj *fut);
 void ac_future_finalize(PyObject *self);
+/* Whether ac_future_finalize has something to report (an exception never
+ * retrieved); when not, a dealloc may skip the finalizer. */
+static inline int
+ac_future_would_report(const FutureObj *fut)
+{
+    return fut->fut_log_tb && fut->fut_loop != NULL;
+}
 /* tp_dealloc of Future and its subtypes: finalizer, weakrefs, clear(), free. */
 void ac_future_dealloc(PyObject *self, inquiry clear);
 /* The same for an object of exactly Future or Task whose tp_finalize would
@@ -438,8 +448,8 @@ typedef struct {
                                      heap then owns a reference */
 } TimerHandleObj;
 
-/* The TimerHandle a heap node belongs to (its `data` too), found without
- * reading the node: with many timers it is a cache miss of its own. */
+/* The TimerHandle a heap node belongs to, found by the node's offset in it
+ * (reading the node would be a cache miss of its own with many timers). */
 static inline PyObject *
 ac_timer_handle_of(ac_timer *node)
 {

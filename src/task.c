@@ -981,6 +981,15 @@ Task_clear(PyObject *self)
     return 0;
 }
 
+/* Whether Task_finalize reports "destroyed but pending" (besides what
+ * ac_future_finalize may report). */
+static int
+task_would_report_pending(const FutureObj *fut)
+{
+    return fut->fut_state == AC_PENDING && fut->task_log_destroy_pending &&
+           fut->fut_loop != NULL;
+}
+
 static void
 Task_finalize(PyObject *self)
 {
@@ -989,8 +998,7 @@ Task_finalize(PyObject *self)
     /* on its way out, as asyncio's WeakSet forgets it (even if the report
      * below makes someone keep it) */
     task_unlink(task);
-    if (fut->fut_state == AC_PENDING && fut->task_log_destroy_pending &&
-        fut->fut_loop != NULL) {
+    if (task_would_report_pending(fut)) {
         ac_state *st = AC_STATE_OF(self);
         PyObject *saved = ac_err_take();
         PyObject *message = PyUnicode_FromString(
@@ -1017,12 +1025,8 @@ Task_dealloc(PyObject *self)
      * only unlink it: done here, before any weakref callback could see it
      * in all_tasks(). */
     FutureObj *fut = AC_FUT(self);
-    int reusable = Py_TYPE(self)->tp_dealloc == Task_dealloc &&
-                   (fut->fut_loop == NULL ||
-                    (!fut->fut_log_tb &&
-                     !(fut->fut_state == AC_PENDING &&
-                       fut->task_log_destroy_pending)));
-    if (reusable) {
+    if (Py_TYPE(self)->tp_dealloc == Task_dealloc &&
+        !task_would_report_pending(fut) && !ac_future_would_report(fut)) {
         task_unlink(AC_TASK(self));
         ac_future_dealloc_reusable(self, Task_clear);
     }

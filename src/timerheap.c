@@ -177,41 +177,13 @@ ac_timerheap_push(ac_timerheap *h, ac_timer *t)
     return 0;
 }
 
-/* Removes the earliest entry (the heap is not empty).  The node is only
- * written, not read: with many timers it is cold, and a read would wait
- * for it. */
-static ac_timer *
-take_top(ac_timerheap *h)
+/* Removes the entry at slot i (< size) and returns its node, detached.
+ * The node is only written, not read: with many timers it is cold, and a
+ * read would wait for it. */
+static inline ac_timer *
+remove_at(ac_timerheap *h, size_t i)
 {
-    ac_timer *top = h->entries[0].node;
-    top->index = AC_TIMER_DETACHED;
-    entry last = h->entries[--h->size];
-    if (h->size != 0) {
-        fill_hole(h, 0, &last);
-    }
-    maybe_shrink(h);
-    return top;
-}
-
-ac_timer *
-ac_timerheap_pop(ac_timerheap *h)
-{
-    return h->size != 0 ? take_top(h) : NULL;
-}
-
-ac_timer *
-ac_timerheap_pop_before(ac_timerheap *h, double end)
-{
-    return h->size != 0 && h->entries[0].deadline < end ? take_top(h) : NULL;
-}
-
-int
-ac_timerheap_remove(ac_timerheap *h, ac_timer *t)
-{
-    size_t i = t->index;
-    if (i >= h->size || h->entries[i].node != t) {
-        return -ENOENT;
-    }
+    ac_timer *t = h->entries[i].node;
     t->index = AC_TIMER_DETACHED;
     entry last = h->entries[--h->size];
     if (i != h->size) {
@@ -224,5 +196,29 @@ ac_timerheap_remove(ac_timerheap *h, ac_timer *t)
         }
     }
     maybe_shrink(h);
+    return t;
+}
+
+ac_timer *
+ac_timerheap_pop(ac_timerheap *h)
+{
+    return h->size != 0 ? remove_at(h, 0) : NULL;
+}
+
+ac_timer *
+ac_timerheap_pop_before(ac_timerheap *h, double end)
+{
+    return h->size != 0 && h->entries[0].deadline < end ? remove_at(h, 0)
+                                                        : NULL;
+}
+
+int
+ac_timerheap_remove(ac_timerheap *h, ac_timer *t)
+{
+    size_t i = t->index;
+    if (i >= h->size || h->entries[i].node != t) {
+        return -ENOENT;
+    }
+    (void)remove_at(h, i);
     return 0;
 }

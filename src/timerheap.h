@@ -9,10 +9,11 @@
  * nodes are scattered in memory, and reading four of them per level would
  * cost four cache misses); only equal deadlines need the nodes' seq.  A
  * node must stay at the same address while it is in the heap, and the heap
- * never frees one.
+ * never frees one.  The node carries no payload: embed it in your own
+ * struct and find that from the node by its offset (offsetof).
  *
  *     ac_timerheap h;            ac_timer t;
- *     ac_timerheap_init(&h);     ac_timer_init(&t, deadline, payload);
+ *     ac_timerheap_init(&h);     ac_timer_init(&t, deadline);
  *     ac_timerheap_push(&h, &t);                  0, -EINVAL, -ENOMEM
  *     ac_timerheap_remove(&h, &t);                0 or -ENOENT
  *     while ((t = ac_timerheap_peek(&h)) && t->deadline <= now) {
@@ -44,7 +45,6 @@ typedef struct ac_timer {
                            while the node is in a heap (remove, change, push) */
     uint64_t seq;       /* set by push: the tie-break for equal deadlines */
     size_t index;       /* slot in the heap, or AC_TIMER_DETACHED; the heap's */
-    void *data;         /* the caller's payload, never touched by the heap */
 } ac_timer;
 
 /* A slot of the array: a copy of the node's deadline, and the node.  16
@@ -65,12 +65,11 @@ typedef struct {
 
 /* A detached node; push it to schedule it. */
 static inline void
-ac_timer_init(ac_timer *t, double deadline, void *data)
+ac_timer_init(ac_timer *t, double deadline)
 {
     t->deadline = deadline;
     t->seq = 0;
     t->index = AC_TIMER_DETACHED;
-    t->data = data;
 }
 
 /* Whether the node is in a heap right now. */

@@ -54,7 +54,7 @@ test_empty(void)
     ac_timerheap h;
     ac_timer t;
     ac_timerheap_init(&h);
-    ac_timer_init(&t, 1.0, NULL);
+    ac_timer_init(&t, 1.0);
     CHECK(ac_timerheap_size(&h) == 0);
     CHECK(ac_timerheap_peek(&h) == NULL);
     CHECK(ac_timerheap_pop(&h) == NULL);
@@ -70,9 +70,9 @@ test_errors_and_reuse(void)
     ac_timer a, b, nan_t;
     ac_timerheap_init(&h);
     ac_timerheap_init(&other);
-    ac_timer_init(&a, 5.0, &a);
-    ac_timer_init(&b, 5.0, &b);
-    ac_timer_init(&nan_t, NAN, NULL);
+    ac_timer_init(&a, 5.0);
+    ac_timer_init(&b, 5.0);
+    ac_timer_init(&nan_t, NAN);
 
     CHECK(ac_timerheap_push(&h, &nan_t) == -EINVAL);
     CHECK(ac_timerheap_size(&h) == 0);
@@ -97,7 +97,7 @@ test_errors_and_reuse(void)
 
     /* Infinite deadlines are fine (ordered last), only NaN is refused. */
     ac_timer inf;
-    ac_timer_init(&inf, INFINITY, NULL);
+    ac_timer_init(&inf, INFINITY);
     CHECK(ac_timerheap_push(&h, &b) == 0);
     CHECK(ac_timerheap_push(&h, &inf) == 0);
     CHECK(ac_timerheap_pop(&h) == &b);
@@ -116,7 +116,7 @@ test_fifo_ties(void)
     ac_timerheap h;
     ac_timerheap_init(&h);
     for (size_t i = 0; i < N; i++) {
-        ac_timer_init(&t[i], deadlines[i % 3], (void *)(uintptr_t)i);
+        ac_timer_init(&t[i], deadlines[i % 3]);
         REQUIRE(ac_timerheap_push(&h, &t[i]) == 0);
     }
     /* Every 7th removed. */
@@ -129,7 +129,7 @@ test_fifo_ties(void)
     size_t popped = 0;
     ac_timer *x;
     while ((x = ac_timerheap_pop(&h)) != NULL) {
-        uintptr_t i = (uintptr_t)x->data;
+        uintptr_t i = (uintptr_t)(x - t);
         REQUIRE(i % 7 != 0);
         REQUIRE(x->deadline >= last_deadline);
         if (x->deadline == last_deadline) {
@@ -155,7 +155,7 @@ test_pop_before(void)
     CHECK(ac_timerheap_pop_before(&h, 1e300) == NULL);
     for (size_t i = 0; i < N; i++) {
         /* deadlines 0..99, ten of each, pushed out of order */
-        ac_timer_init(&t[i], (double)((i * 37) % 100), (void *)(uintptr_t)i);
+        ac_timer_init(&t[i], (double)((i * 37) % 100));
         REQUIRE(ac_timerheap_push(&h, &t[i]) == 0);
     }
     ac_timer *x, *prev = NULL;
@@ -190,7 +190,7 @@ random_vs_reference(uint64_t seed, size_t ops)
     ac_timerheap h;
     ac_timerheap_init(&h);
     for (size_t i = 0; i < POOL; i++) {
-        ac_timer_init(&t[i], 0.0, (void *)(uintptr_t)i);
+        ac_timer_init(&t[i], 0.0);
         in[i] = 0;
     }
     for (size_t op = 0; op < ops; op++) {
@@ -280,7 +280,7 @@ test_flat_memory(void)
     uint64_t rng = 7;
     size_t cap_after_warmup = 0;
     for (size_t i = 0; i < WINDOW; i++) {
-        ac_timer_init(&t[i], 0.0, NULL);
+        ac_timer_init(&t[i], 0.0);
     }
     for (size_t round = 0; round < ROUNDS; round++) {
         ac_timer *x = &t[round % WINDOW];
@@ -300,7 +300,7 @@ test_flat_memory(void)
     ac_timer *burst = malloc(BURST * sizeof(ac_timer));
     REQUIRE(burst != NULL);
     for (size_t i = 0; i < BURST; i++) {
-        ac_timer_init(&burst[i], (double)(BURST - i), NULL);
+        ac_timer_init(&burst[i], (double)(BURST - i));
         if (ac_timerheap_push(&h, &burst[i]) != 0) {
             CHECK(0);
             break;
@@ -340,8 +340,7 @@ test_million(void)
     ac_timerheap_init(&h);
     for (size_t i = 0; i < N; i++) {
         /* Milliseconds-granular deadlines over ~16 minutes: many ties. */
-        ac_timer_init(&t[i], (double)rng_below(&rng, 1000000) * 1e-3,
-                      (void *)(uintptr_t)i);
+        ac_timer_init(&t[i], (double)rng_below(&rng, 1000000) * 1e-3);
         order[i] = i;
     }
     for (size_t i = N - 1; i > 0; i--) {     /* Fisher-Yates */
@@ -410,7 +409,7 @@ test_remove_every_position(void)
         ac_timerheap h;
         ac_timerheap_init(&h);
         for (size_t i = 0; i < n; i++) {
-            ac_timer_init(&t[i], (double)rng_below(&rng, 8), NULL);
+            ac_timer_init(&t[i], (double)rng_below(&rng, 8));
             REQUIRE(ac_timerheap_push(&h, &t[i]) == 0);
         }
         REQUIRE(heap_ok(&h));
