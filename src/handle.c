@@ -140,6 +140,21 @@ ensure_handles_module(ac_state *st)
 
 /* Report an exception raised by a callback, as asyncio's Handle._run:
  * -1 only for what the exception handler lets through. */
+/* The report of a failed callback could not be made (the callback's or an
+ * argument's repr raised, no memory): that error propagates out of the
+ * run, with the callback's exception as its __context__, as it does out
+ * of asyncio's Handle._run.  -1. */
+static int
+raise_from_report(PyObject *exc)
+{
+    PyObject *raised = ac_err_take();
+    if (raised != NULL && raised != exc) {
+        PyException_SetContext(raised, Py_NewRef(exc));
+    }
+    ac_err_give(raised);
+    return -1;
+}
+
 static int
 handle_report(ac_state *st, HandleObj *h, PyObject *cb, PyObject *args,
               PyObject *exc)
@@ -169,7 +184,7 @@ handle_report(ac_state *st, HandleObj *h, PyObject *cb, PyObject *args,
     rc = ac_call_exception_handler(st, h->h_loop, context);
     goto done;
 error:
-    PyErr_WriteUnraisable((PyObject *)h);
+    rc = raise_from_report(exc);
 done:
     Py_XDECREF(cbrepr);
     Py_XDECREF(msg);
@@ -244,12 +259,11 @@ report_failure(ac_state *st, PyObject *h, PyObject *loop, PyObject *cb,
     PyObject *rargs = args != NULL ? Py_NewRef(args) :
         arg1 != NULL ? PyTuple_Pack(1, arg1) : NULL;
     PyObject *owned = NULL;
-    if (h == NULL) {
+    if (h == NULL && (rargs != NULL || arg1 == NULL)) {
         h = owned = ac_handle_new(st, cb, rargs, NULL, loop, ctx);
     }
     if (h == NULL) {
-        PyErr_Clear();
-        PyErr_WriteUnraisable(cb);
+        rc = raise_from_report(exc);
     }
     else {
         rc = handle_report(st, (HandleObj *)h, cb, rargs, exc);

@@ -230,6 +230,61 @@ def test_handle_made_directly_keeps_its_args_as_given(lenv, args):
     assert h._args is None
 
 
+def test_handle_made_directly_with_args_that_are_no_iterable(lenv):
+    # callback(*5) is a TypeError.  Up to 3.12 making its report fails too (formatting
+    # the callback iterates args), and that TypeError leaves _run, chained to the
+    # first; 3.13 formats args only in debug mode, so the report is made.
+    Handle, _ = handle_types(lenv)
+    h = Handle(noop, 5, lenv.loop)
+    first = "Value after * must be an iterable, not int"
+    if sys.version_info >= (3, 13):
+        h._run()
+        errors = lenv.take_errors()
+        assert [str(e["exception"]) for e in errors] == [first]
+    else:
+        with pytest.raises(TypeError) as info:
+            h._run()
+        assert str(info.value) == "'int' object is not iterable"
+        assert str(info.value.__context__) == first
+        assert lenv.take_errors() == []
+
+
+class _CallbackWithBrokenRepr:
+    # no __qualname__/__name__: asyncio's report falls back to repr(), which raises
+    def __getattribute__(self, name):
+        if name in ("__qualname__", "__name__", "func"):
+            raise AttributeError(name)
+        return object.__getattribute__(self, name)
+
+    def __repr__(self):
+        raise ValueError("broken repr")
+
+    def __call__(self, *args):
+        raise KeyError("from the callback")
+
+
+@pytest.mark.parametrize("how", ["call_soon", "done_callback"])
+def test_failed_callback_whose_report_cannot_be_made(lenv, how):
+    # as asyncio's Handle._run: the error of the report leaves run_forever, with the
+    # callback's exception as its __context__; the loop can run again afterwards
+    loop = lenv.loop
+    if how == "call_soon":
+        loop.call_soon(_CallbackWithBrokenRepr())
+    else:
+        fut = loop.create_future()
+        fut.add_done_callback(_CallbackWithBrokenRepr())
+        fut.set_result(None)
+    loop.call_soon(loop.stop)
+    with pytest.raises(ValueError, match="broken repr") as info:
+        loop.run_forever()
+    assert isinstance(info.value.__context__, KeyError)
+    assert lenv.take_errors() == []
+    ran = []
+    loop.call_soon(ran.append, 1)
+    lenv.spin()
+    assert ran == [1]
+
+
 def test_handle_cancel(lenv):
     loop = lenv.loop
     ran = []
